@@ -1,0 +1,40 @@
+"""Shared fixtures: a demo checkpoint written by the project, and the real text normaliser."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from indextts.config import default_cache_dir, load_config
+from indextts.demo_checkpoint import write_demo_checkpoint
+from indextts.text import TextFrontEnd, TextNormalizer
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> Path:
+    """Compiled normaliser grammars are kept across test runs (compiling takes about a minute)."""
+    return Path(os.environ.get("INDEXTTS_CACHE_DIR", default_cache_dir()))
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_demo_checkpoint(tmp_path_factory.mktemp("demo-checkpoint"), "tiny")
+
+
+@pytest.fixture(scope="session")
+def normalizer(cache_dir: Path) -> TextNormalizer:
+    normalizer = TextNormalizer(cache_dir)
+    normalizer.load()
+    return normalizer
+
+
+@pytest.fixture(scope="session")
+def frontend(demo_dir: Path, cache_dir: Path, normalizer: TextNormalizer) -> TextFrontEnd:
+    front = TextFrontEnd.from_checkpoint(demo_dir, load_config(demo_dir), cache_dir)
+    front.tokenizer.normalizer = normalizer  # share the loaded grammars
+    return front
