@@ -64,11 +64,12 @@ def _open(source: AudioSource) -> Any:
 
 
 def _decode_with_soundfile(source: AudioSource, max_seconds: float | None) -> tuple[np.ndarray, int]:
-    info = sf.info(_open(source))
-    duration = info.frames / info.samplerate if info.samplerate else 0.0
-    _check_duration(source, duration, max_seconds)
-    data, rate = sf.read(_open(source), dtype="float32", always_2d=True)  # (N, C)
-    return data, rate
+    with sf.SoundFile(_open(source)) as handle:
+        _check_duration(source, handle.frames / handle.samplerate, max_seconds)
+        # One read from the start of a fresh handle, as librosa does: for MP3, sf.read() (which
+        # seeks first) decodes differently in the last bit.
+        data = handle.read(frames=-1, dtype="float32", always_2d=True)  # (N, C)
+        return data, handle.samplerate
 
 
 def _decode_with_ffmpeg(source: AudioSource, max_seconds: float | None) -> tuple[np.ndarray, int]:
