@@ -37,9 +37,9 @@ def resolve_model_dir(model_dir: Path, cache_dir: Path) -> Path:
     print(
         _banner(
             [
-                f"No IndexTTS-2 model in {model_dir}/ — running on the DEMO checkpoint",
-                f"({demo_dir}): random weights and a tokenizer trained on project text.",
-                "Output is NOT real speech. Get the real model: see checkpoints/README.md.",
+                f"No IndexTTS-2 model in {model_dir}/ — running on the DEMO checkpoint in {demo_dir}",
+                "(built by the project, not trained): output is NOT real speech.",
+                "Get the real model: see checkpoints/README.md.",
             ]
         ),
         file=sys.stderr,

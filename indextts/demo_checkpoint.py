@@ -25,11 +25,18 @@ log = logging.getLogger(__name__)
 
 DemoSize = Literal["tiny", "full"]
 DEMO_MARKER = "DEMO_CHECKPOINT.txt"
-_MARKER_TEXT = (
-    "This folder was written by indextts.demo_checkpoint: random weights and a tokenizer trained\n"
-    "on the project's own text. It exercises the real loading and inference code; its output is\n"
-    "not meaningful speech. Download the real model as described in checkpoints/README.md.\n"
-)
+# Bumped whenever what this module writes changes, so stale demo folders are rewritten.
+DEMO_FORMAT = 1
+
+
+def _marker_text(size: DemoSize) -> str:
+    return (
+        f"format: {DEMO_FORMAT}\nsize: {size}\n\n"
+        "This folder was written by indextts.demo_checkpoint for tests and demos: it is built by the\n"
+        "project, not trained (random weights, a tokenizer trained on the project's own text). It\n"
+        "exercises the real loading and inference code; its output is not meaningful speech.\n"
+        "Download the real model as described in checkpoints/README.md.\n"
+    )
 
 
 def official_config() -> ModelConfig:
@@ -143,17 +150,25 @@ def train_demo_tokenizer(path: Path, vocab_size: int = 12000) -> None:
 
 
 def write_demo_checkpoint(model_dir: str | Path, size: DemoSize = "tiny") -> Path:
-    """Write (or complete) a demo checkpoint folder; files already there are kept."""
+    """Write a demo checkpoint folder, or complete one this version of the module wrote before.
+
+    A folder written by another format or size is written anew; a real checkpoint (no demo
+    marker but model files) is never touched.
+    """
     model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
+    marker = model_dir / DEMO_MARKER
     cfg = tiny_config() if size == "tiny" else official_config()
-    if not (model_dir / CONFIG_FILENAME).is_file():
+    if not marker.is_file() and (model_dir / cfg.dataset.bpe_model).is_file():
+        raise FileExistsError(f"{model_dir} holds a model that is not a demo checkpoint; not overwriting it")
+    current = marker.is_file() and marker.read_text(encoding="utf-8") == _marker_text(size)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if not current or not (model_dir / CONFIG_FILENAME).is_file():
         write_config(cfg, model_dir / CONFIG_FILENAME)
     bpe = model_dir / cfg.dataset.bpe_model
-    if not bpe.is_file():
+    if not current or not bpe.is_file():
         log.info("Training the demo tokenizer into %s", bpe)
         train_demo_tokenizer(bpe, vocab_size=cfg.gpt.number_text_tokens)
-    (model_dir / DEMO_MARKER).write_text(_MARKER_TEXT, encoding="utf-8")
+    marker.write_text(_marker_text(size), encoding="utf-8")
     return model_dir
 
 

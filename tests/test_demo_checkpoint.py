@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sentencepiece as spm
 
 from indextts.config import load_config
@@ -25,3 +26,22 @@ def test_demo_checkpoint_reads_like_an_official_one(demo_dir):
 def test_demo_tokenizer_training_is_deterministic(tmp_path, demo_dir):
     train_demo_tokenizer(tmp_path / "bpe.model")
     assert (tmp_path / "bpe.model").read_bytes() == (demo_dir / "bpe.model").read_bytes()
+
+
+def test_stale_or_other_size_demo_folders_are_rewritten_and_real_ones_kept(tmp_path):
+    from indextts.demo_checkpoint import DEMO_MARKER, write_demo_checkpoint
+
+    folder = write_demo_checkpoint(tmp_path / "demo", "tiny")
+    (folder / "bpe.model").write_bytes(b"stale")
+    (folder / DEMO_MARKER).write_text("format: 0\n")
+    write_demo_checkpoint(folder, "tiny")
+    assert (folder / "bpe.model").read_bytes() != b"stale"
+    write_demo_checkpoint(folder, "full")
+    assert load_config(folder).gpt.model_dim == 1280
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "bpe.model").write_bytes(b"the user's tokenizer")
+    with pytest.raises(FileExistsError, match="not a demo checkpoint"):
+        write_demo_checkpoint(real)
+    assert (real / "bpe.model").read_bytes() == b"the user's tokenizer"

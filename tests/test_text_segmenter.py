@@ -72,6 +72,18 @@ def test_max_tokens_must_be_positive():
         split_segments(P("▁A ."), 0)
 
 
+LONG = (
+    "第十四届全国人民代表大会第一次会议于2023年3月5日在北京开幕，会议听取和审议了政府工作报告，"
+    "选举产生了新一届国家机构组成人员，并通过了关于修改立法法的决定。"
+)
+LONG_PIECES = (
+    "▁第 ▁十 ▁四 ▁届 ▁全 ▁国 ▁人 ▁民 ▁代 ▁ 表 ▁大 ▁会 ▁第 ▁一 ▁次 ▁会 ▁议 ▁于 ▁二 "
+    "▁零 ▁二 ▁三 ▁年 ▁三 ▁月 ▁五 ▁日 ▁在 ▁北 ▁京 ▁开 ▁幕 ▁, "
+    "▁会 ▁议 ▁听 ▁取 ▁和 ▁审 ▁议 ▁了 ▁政 ▁府 ▁工 ▁作 ▁报 ▁告 ▁, "
+    "▁ 选 ▁举 ▁产 ▁生 ▁了 ▁新 ▁一 ▁届 ▁国 ▁家 ▁机 ▁构 ▁组 ▁成 ▁人 ▁员 ▁, "
+    "▁并 ▁ 通 ▁过 ▁了 ▁关 ▁于 ▁修 ▁改 ▁立 ▁法 ▁法 ▁的 ▁决 ▁定 ▁."
+)
+
 END_TO_END = [
     # (text, max_tokens, expected segments as space-joined pieces)
     (
@@ -99,6 +111,46 @@ END_TO_END = [
         "会议定在2025年3月18日上午9:30。",
         10,
         ["▁会 ▁议 ▁定 ▁在 ▁二 ▁零 ▁二 ▁五 ▁年 ▁三", "▁月", "▁十 ▁八 ▁日 ▁上 ▁午 ▁九 ▁点 ▁三 ▁十 ▁分", "▁."],
+    ),
+    # a very long sentence: cut at commas, the over-long first clause hard-cut at max
+    (
+        LONG,
+        20,
+        [
+            "▁第 ▁十 ▁四 ▁届 ▁全 ▁国 ▁人 ▁民 ▁代 ▁ 表 ▁大 ▁会 ▁第 ▁一 ▁次 ▁会 ▁议 ▁于 ▁二",
+            "▁零 ▁二 ▁三 ▁年 ▁三 ▁月 ▁五 ▁日 ▁在 ▁北 ▁京 ▁开 ▁幕 ▁,",
+            "▁会 ▁议 ▁听 ▁取 ▁和 ▁审 ▁议 ▁了 ▁政 ▁府 ▁工 ▁作 ▁报 ▁告 ▁,",
+            "▁ 选 ▁举 ▁产 ▁生 ▁了 ▁新 ▁一 ▁届 ▁国 ▁家 ▁机 ▁构 ▁组 ▁成 ▁人 ▁员 ▁,",
+            "▁并 ▁ 通 ▁过 ▁了 ▁关 ▁于 ▁修 ▁改 ▁立 ▁法 ▁法 ▁的 ▁决 ▁定 ▁.",
+        ],
+    ),
+    (LONG, 120, [LONG_PIECES]),
+    # currencies are read out before tokenising
+    ("价格是$100，折后¥88.5。", 10, ["▁价 ▁格 ▁是 ▁一 ▁百 ▁美 ▁元 ▁,", "▁折 ▁后 ▁八 ▁十 ▁八 ▁点 ▁五 ▁元 ▁."]),
+    # pinyin stays pinyin; a comma cut inside an over-long clause leaves the comma alone
+    (
+        "最zhong4要的是：不要chong2蹈覆辙。",
+        8,
+        ["▁最 ▁Z H ONG 4 ▁要 ▁的 ▁是", "▁,", "▁不 ▁要 ▁C H ONG 2 ▁ 蹈", "▁ 覆 ▁ 辙 ▁."],
+    ),
+    # English numbers and a phone number: every comma of the reading cuts
+    (
+        "It costs 1,000,000 dollars. Call me at (555) 123-4567!",
+        12,
+        [
+            "▁IT ▁CO ST S ▁ON E ▁M ILLION ▁D O LL AR",
+            "S . ▁C ALL ▁M E ▁AT ▁FIVE ▁FIVE ▁FIVE ,",
+            "▁ON E ▁TW O ▁TH RE E ,",
+            "▁FOUR ▁FIVE ▁SIX ▁SEVEN !",
+        ],
+    ),
+    # "…" is read as "▁..."; an end mark after two pieces does not cut
+    ("这酒...里...有毒...", 4, ["▁这 ▁酒 ▁...", "▁里 ▁... ▁有 ▁毒", "▁..."]),
+    # English inside Chinese
+    (
+        "今天是个好日子 it's a good day. 我们出去玩吧。",
+        10,
+        ["▁今 ▁天 ▁是 ▁个 ▁好 ▁日 ▁子 ▁IT ▁IS ▁A", "▁G OOD ▁D AY .", "▁我 ▁们 ▁出 ▁去 ▁玩 ▁吧 ▁."],
     ),
     ("", 120, []),
     ("   ", 120, []),
