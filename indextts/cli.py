@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from indextts.config import default_cache_dir, load_config
+from indextts.config import ModelConfig, default_cache_dir, load_config
 from indextts.errors import IndexTTSError
 
 log = logging.getLogger("indextts")
@@ -74,7 +74,7 @@ def _cmd_frontend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report_prompt(prompt: Path, cfg, model_dir: Path) -> None:
+def _report_prompt(prompt: Path, cfg: ModelConfig, model_dir: Path) -> None:
     from indextts import audio
 
     started = time.perf_counter()

@@ -35,6 +35,4 @@ def normalizer(cache_dir: Path) -> TextNormalizer:
 
 @pytest.fixture(scope="session")
 def frontend(demo_dir: Path, cache_dir: Path, normalizer: TextNormalizer) -> TextFrontEnd:
-    front = TextFrontEnd.from_checkpoint(demo_dir, load_config(demo_dir), cache_dir)
-    front.tokenizer.normalizer = normalizer  # share the loaded grammars
-    return front
+    return TextFrontEnd.from_checkpoint(demo_dir, load_config(demo_dir), cache_dir)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from indextts.text import rules
 from indextts.text.glossary import Glossary, Language
-from indextts.text.wetext import WeTextBackend
+from indextts.text.wetext import shared_backend
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class TextNormalizer:
     """Normalises text into what the GPT was trained to read. Thread-safe."""
 
     def __init__(self, cache_dir: Path, glossary: Glossary | None = None) -> None:
-        self.backend = WeTextBackend(cache_dir)
+        self.backend = shared_backend(Path(cache_dir))
         self.glossary = glossary or Glossary()
 
     def load(self) -> None:

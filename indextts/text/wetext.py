@@ -12,6 +12,7 @@ import os
 import tempfile
 import threading
 import time
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -105,3 +106,9 @@ class WeTextBackend:
                 for name in _ZH_FST_FILES:
                     os.replace(Path(scratch) / name, self.fst_dir / name)
             log.warning("Text-normalisation grammar ready in %.0f s.", time.perf_counter() - started)
+
+
+@cache
+def shared_backend(cache_dir: Path) -> WeTextBackend:
+    """One backend per cache folder and process: the grammars are large, immutable, and slow to read."""
+    return WeTextBackend(cache_dir)
