@@ -175,3 +175,13 @@ def test_glossary_file_errors_name_the_file(tmp_path):
     with pytest.raises(ConfigError, match=r"glossary.yaml.*'TTS'"):
         Glossary.load(bad)
     assert not Glossary.load(tmp_path / "absent.yaml")
+
+
+def test_normaliser_is_safe_to_share_between_threads(normalizer: TextNormalizer):
+    """The UI's live preview and the synthesis worker normalise at the same time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [text for text, _ in NORMALISED] * 3
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(normalizer.normalize, texts))
+    assert results == [expected for _, expected in NORMALISED] * 3
