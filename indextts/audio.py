@@ -81,13 +81,12 @@ def _decode_with_ffmpeg(source: AudioSource, max_seconds: float | None) -> tuple
         if max_seconds is not None:
             command += ["-t", str(max_seconds + 1)]  # decode just enough to know it is too long
         command += ["-vn", "-acodec", "pcm_f32le", str(wav)]
-        result = subprocess.run(
-            command,
-            input=source if from_memory else None,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                command, input=source if from_memory else None, capture_output=True, timeout=120, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise AudioDecodeError(f"{_describe(source)}: decoding took over 120 s; send a shorter file") from None
         if result.returncode != 0 or not wav.is_file():
             detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
             raise AudioDecodeError(
