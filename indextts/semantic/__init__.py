@@ -1,0 +1,1 @@
+"""w2v-BERT features and the MaskGCT semantic codec."""
