@@ -49,7 +49,8 @@ def check_state_dict(module: nn.Module, state: StateDict, source: str) -> None:
     ]
     if problems:
         raise CheckpointError(
-            f"{source} does not match the model built from config.yaml:\n  " + "\n  ".join(problems)
+            f"{source} does not match the model built from config.yaml:\n  "
+            + "\n  ".join(problems)
             + "\nCheck that config.yaml belongs to these weights, or download the checkpoint again."
         )
 
@@ -91,9 +92,13 @@ def fold_weight_norm(weight_g: torch.Tensor, weight_v: torch.Tensor) -> torch.Te
 
 
 def unfold_weight_norm(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weight_g, weight_v) for a plain weight, as `torch.nn.utils.weight_norm` would store it."""
-    norm = torch.linalg.vector_norm(weight.reshape(weight.shape[0], -1), dim=1)
-    return norm.reshape(-1, *([1] * (weight.dim() - 1))).clone(), weight.clone()
+    """(weight_g, weight_v) for a plain weight, as `torch.nn.utils.weight_norm` would store it.
+
+    The norm comes from the same kernel `fold_weight_norm` uses, so folding gives back `weight` exactly.
+    """
+    ones = torch.ones(weight.shape[0], *([1] * (weight.dim() - 1)), dtype=weight.dtype, device=weight.device)
+    _, norm = torch._weight_norm_interface(weight, ones, 0)
+    return norm.reshape(ones.shape).clone(), weight.clone()
 
 
 def fold_weight_norms(state: StateDict) -> dict[str, torch.Tensor]:

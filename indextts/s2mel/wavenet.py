@@ -1,0 +1,87 @@
+"""WaveNet (WN) block of the DiT's output head: gated dilated convolutions with a global condition.
+
+Shapes: B batch, C hidden channels (512), G global-condition channels (512), T frames, L layers (8).
+
+    g (B, G, 1) ─ cond_layer ─ (B, 2C·L, 1) ─ slice 2C per layer, broadcast over T
+    layer i:  z = in_layer_i(x) + g_i;  a = tanh(z[:C]) ⊙ σ(z[C:]);  r = res_skip_i(a)
+              i < L−1: x ← (x + r[:C]) ⊙ mask, skip += r[C:]     last: skip += r
+    output = skip ⊙ mask
+
+Quirk kept on purpose: the convolutions pad by *reflection* (the official wrapper ignores the zero
+padding it is given and reflect-pads itself), including its trick for inputs shorter than the pad.
+The official layers are weight-normed; here they hold the folded weight (see `s2mel.model`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def reflect_pad(x: Tensor, left: int, right: int) -> Tensor:
+    """Reflect-pad the last dim; an input too short to reflect is first zero-extended on the right."""
+    length = x.shape[-1]
+    extra = max(left, right) - length + 1 if length <= max(left, right) else 0
+    if extra:
+        x = F.pad(x, (0, extra))  # (B, C, T + extra)
+    padded = F.pad(x, (left, right), mode="reflect")  # (B, C, left + T + extra + right)
+    return padded[..., : padded.shape[-1] - extra]  # (B, C, left + T + right)
+
+
+class ReflectConv1d(nn.Conv1d):
+    """Stride-1 Conv1d that keeps the length by reflect padding (the extra sample goes on the left)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
+        total = (kernel_size - 1) * dilation
+        self.pad_right = total // 2
+        self.pad_left = total - self.pad_right
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.pad_left or self.pad_right:
+            x = reflect_pad(x, self.pad_left, self.pad_right)  # (B, C_in, T + k − 1)
+        return super().forward(x)  # (B, C_out, T)
+
+
+class WaveNet(nn.Module):
+    def __init__(
+        self,
+        hidden_channels: int = 512,
+        kernel_size: int = 5,
+        dilation_rate: int = 1,
+        n_layers: int = 8,
+        gin_channels: int = 512,
+    ) -> None:
+        super().__init__()
+        if kernel_size % 2 != 1:
+            raise ValueError(f"WaveNet kernel_size must be odd, got {kernel_size}")
+        self.hidden_channels = hidden_channels
+        self.n_layers = n_layers
+        self.cond_layer = ReflectConv1d(gin_channels, 2 * hidden_channels * n_layers, 1)
+        self.in_layers = nn.ModuleList(
+            ReflectConv1d(hidden_channels, 2 * hidden_channels, kernel_size, dilation=dilation_rate**i)
+            for i in range(n_layers)
+        )
+        # The last layer only feeds the skip sum, so it needs half the outputs.
+        self.res_skip_layers = nn.ModuleList(
+            ReflectConv1d(hidden_channels, 2 * hidden_channels if i < n_layers - 1 else hidden_channels, 1)
+            for i in range(n_layers)
+        )
+
+    def forward(self, x: Tensor, mask: Tensor, g: Tensor) -> Tensor:
+        """x (B, C, T), mask (B or 1, 1, T), g (B, G, 1) → (B, C, T)."""
+        C = self.hidden_channels
+        g = self.cond_layer(g)  # (B, 2C·L, 1)
+        skip = torch.zeros_like(x)  # (B, C, T)
+        for i, (in_layer, res_skip_layer) in enumerate(zip(self.in_layers, self.res_skip_layers, strict=True)):
+            z = in_layer(x) + g[:, 2 * C * i : 2 * C * (i + 1), :]  # (B, 2C, T)
+            tanh_part, gate_part = torch.split(z, C, dim=1)  # (B, C, T) each
+            acts = torch.tanh(tanh_part) * torch.sigmoid(gate_part)  # (B, C, T)
+            r = res_skip_layer(acts)  # (B, 2C, T), last layer (B, C, T)
+            if i < self.n_layers - 1:
+                x = (x + r[:, :C, :]) * mask
+                skip = skip + r[:, C:, :]
+            else:
+                skip = skip + r
+        return skip * mask  # (B, C, T)
