@@ -202,6 +202,11 @@ class ModelConfig:
     vocoder: VocoderConfig
     version: float
 
+    @property
+    def semantic_dim(self) -> int:
+        """Width of the w2v-BERT features everything downstream reads (1024 for the real model)."""
+        return self.semantic_codec.hidden_size
+
 
 # ---------------------------------------------------------------------------------------------
 # Strict parsing

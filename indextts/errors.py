@@ -50,3 +50,7 @@ class AudioTooLongError(AudioError):
         super().__init__(message)
         self.duration_s = duration_s
         self.limit_s = limit_s
+
+
+class EmotionOutputError(IndexTTSError):
+    """The emotion-from-text model answered with a score that is not a number; retrying may help."""
