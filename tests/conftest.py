@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indextts.config import default_cache_dir, load_config
-from indextts.demo_checkpoint import write_demo_checkpoint
+from indextts.factory import make_checkpoint
 from indextts.text import TextFrontEnd, TextNormalizer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ def cache_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_checkpoint(tmp_path_factory.mktemp("demo-checkpoint"), "tiny")
+    return make_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint"), "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +36,11 @@ def normalizer(cache_dir: Path) -> TextNormalizer:
 @pytest.fixture(scope="session")
 def frontend(demo_dir: Path, cache_dir: Path, normalizer: TextNormalizer) -> TextFrontEnd:
     return TextFrontEnd.from_checkpoint(demo_dir, load_config(demo_dir), cache_dir)
+
+
+@pytest.fixture(scope="session")
+def engine(demo_dir: Path, cache_dir: Path, normalizer: TextNormalizer):
+    """The real pipeline on the tiny random-weight checkpoint, on the CPU."""
+    from indextts.pipeline import IndexTTS2
+
+    return IndexTTS2(demo_dir, device="cpu", cache_dir=cache_dir)

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from indextts.config import RuntimeSettings, load_config
-from indextts.demo_checkpoint import config_to_mapping, official_config, tiny_config, write_config
 from indextts.errors import ConfigError
+from indextts.factory import config_to_mapping, official_config, tiny_config, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 OFFICIAL = REPO / "checkpoints" / "config.yaml"

@@ -1,0 +1,269 @@
+"""Autoregressive generation of semantic codes, with the official decoding semantics.
+
+The official code calls Hugging Face `generate` (transformers 4.52) on a wrapper model. This module
+reproduces what that call does, step for step, on our own KV-cached backbone:
+
+* the "input ids" are a fake prefix — one `1` per prefix row, then the start code — and the
+  repetition penalty sees them, so codes 1 and `start_mel_token` are penalised from the first step;
+* the first generated code is embedded at mel position 2, the k-th at k + 1 (position 1 is never
+  used: the cached-generation quirk of the Tortoise lineage);
+* `num_beams > 1`: beam search over log-softmax scores (penalty → temperature → top-k → top-p on
+  the per-beam scores, then the running beam scores added), 2·beams candidates per step drawn
+  without replacement (sampling) or taken best-first, finished hypotheses scored by their summed
+  scores / generated_len ** length_penalty;
+* `num_beams == 1`: the processors run on the raw logits and one code is drawn (or the arg-max).
+
+Deviation, on purpose: the official code always samples (it drops `do_sample`); here
+`do_sample=False` really is greedy / deterministic beam search.
+
+Legend: K beams, V vocabulary (number_mel_codes), C model_dim, P prefix length.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from indextts.gpt.unified_voice import UnifiedVoice
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """The official `infer` generation arguments and their defaults."""
+
+    do_sample: bool = True
+    top_p: float | None = 0.8
+    top_k: int | None = 30
+    temperature: float = 0.8
+    num_beams: int = 3
+    repetition_penalty: float = 10.0
+    length_penalty: float = 0.0
+    max_mel_tokens: int = 1500
+    typical_sampling: bool = False
+    typical_mass: float = 0.9
+
+
+@dataclass(frozen=True)
+class GeneratedCodes:
+    codes: torch.Tensor  # (N,) int64, stop code removed
+    stopped: bool  # False when generation ran into max_mel_tokens
+
+
+# --- logits processors (transformers 4.52 semantics) --------------------------------------------
+
+
+def repetition_penalty_(scores: torch.Tensor, history: torch.Tensor, penalty: float) -> torch.Tensor:
+    """Every id present in the history: negative scores × penalty, positive ÷ penalty. (K, V)"""
+    seen = scores.gather(1, history)  # (K, S)
+    seen = torch.where(seen < 0, seen * penalty, seen / penalty)
+    return scores.scatter(1, history, seen)
+
+
+def typical_filter(scores: torch.Tensor, mass: float, keep: int) -> torch.Tensor:
+    log_p = F.log_softmax(scores, dim=-1)
+    entropy = -(log_p * log_p.exp()).nansum(-1, keepdim=True)  # (K, 1)
+    shifted, order = torch.sort((-log_p - entropy).abs(), descending=False)
+    cumulative = scores.gather(-1, order).softmax(dim=-1).cumsum(dim=-1)
+    last = (cumulative < mass).sum(dim=1).clamp(min=0)
+    remove = shifted > shifted.gather(1, last.view(-1, 1))
+    if keep > 1:
+        remove[..., :keep] = False
+    return scores.masked_fill(remove.scatter(1, order, remove), float("-inf"))
+
+
+def top_k_filter(scores: torch.Tensor, k: int, keep: int) -> torch.Tensor:
+    k = min(max(k, keep), scores.shape[-1])
+    kth = torch.topk(scores, k)[0][..., -1, None]  # (K, 1)
+    return scores.masked_fill(scores < kth, float("-inf"))
+
+
+def top_p_filter(scores: torch.Tensor, p: float, keep: int) -> torch.Tensor:
+    ascending, order = torch.sort(scores, descending=False)
+    cumulative = ascending.softmax(dim=-1).cumsum(dim=-1)
+    remove = cumulative <= (1 - p)
+    remove[..., -keep:] = False
+    return scores.masked_fill(remove.scatter(1, order, remove), float("-inf"))
+
+
+def process_scores(scores: torch.Tensor, history: torch.Tensor, settings: GenerationSettings) -> torch.Tensor:
+    """HF's processor list for these settings, in its order. scores (K, V), history (K, S)."""
+    keep = 2 if settings.num_beams > 1 else 1
+    if settings.repetition_penalty != 1.0:
+        scores = repetition_penalty_(scores, history, settings.repetition_penalty)
+    if settings.typical_sampling:
+        scores = typical_filter(scores, settings.typical_mass, keep)
+    if settings.do_sample:
+        if settings.temperature != 1.0:
+            scores = scores / settings.temperature
+        if settings.top_k:
+            scores = top_k_filter(scores, settings.top_k, keep)
+        if settings.top_p is not None and settings.top_p < 1.0:
+            scores = top_p_filter(scores, settings.top_p, keep)
+    return scores
+
+
+# --- decoding loops ----------------------------------------------------------------------------
+
+
+class _Decoder:
+    """Feeds codes to the model one step at a time with the official position rule."""
+
+    def __init__(self, model: UnifiedVoice, prefix: torch.Tensor, beams: int, max_new: int) -> None:
+        self.model = model
+        self.P = prefix.shape[1]
+        self.cache = model.gpt.new_cache(1, self.P + 1 + max_new, prefix.device, prefix.dtype)
+        start = torch.full((1, 1), model.cfg.start_mel_token, device=prefix.device)
+        first = model.embed_mel(start, torch.zeros(1, dtype=torch.long, device=prefix.device)).to(prefix.dtype)
+        self.first_logits = model.forward_cached(torch.cat([prefix, first], dim=1), self.cache)  # (1, V)
+        if beams > 1:
+            self.cache.expand(beams)
+            self.first_logits = self.first_logits.expand(beams, -1)
+        self.generated = 0
+
+    def step(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (K,) just chosen → logits (K, V) for the next one."""
+        self.generated += 1
+        position = torch.full((1,), self.generated + 1, dtype=torch.long, device=codes.device)  # the quirk: k + 1
+        emb = self.model.embed_mel(codes.unsqueeze(1), position).to(self.cache.keys.dtype)  # (K, 1, C)
+        return self.model.forward_cached(emb, self.cache)
+
+
+def _fake_history(model: UnifiedVoice, prefix_len: int, beams: int, device: torch.device) -> torch.Tensor:
+    history = torch.ones(beams, prefix_len + 1, dtype=torch.long, device=device)
+    history[:, -1] = model.cfg.start_mel_token
+    return history  # (K, P+1)
+
+
+def _single_sequence(
+    model: UnifiedVoice, prefix: torch.Tensor, settings: GenerationSettings, generator: torch.Generator | None
+) -> GeneratedCodes:
+    stop = model.cfg.stop_mel_token
+    decoder = _Decoder(model, prefix, 1, settings.max_mel_tokens)
+    history = _fake_history(model, decoder.P, 1, prefix.device)
+    logits = decoder.first_logits
+    codes: list[torch.Tensor] = []
+    for _ in range(settings.max_mel_tokens):
+        scores = process_scores(logits, history, settings)  # (1, V)
+        if settings.do_sample:
+            code = torch.multinomial(scores.softmax(dim=-1), 1, generator=generator)[:, 0]  # (1,)
+        else:
+            code = scores.argmax(dim=-1)
+        if code.item() == stop:
+            return GeneratedCodes(torch.cat(codes) if codes else code[:0], stopped=True)
+        codes.append(code)
+        history = torch.cat([history, code[:, None]], dim=1)
+        if len(codes) == settings.max_mel_tokens:
+            break
+        logits = decoder.step(code)
+    return GeneratedCodes(torch.cat(codes), stopped=False)
+
+
+@dataclass
+class _Hypothesis:
+    score: float
+    codes: torch.Tensor  # generated codes, no stop
+
+
+class _Hypotheses:
+    """HF's BeamHypotheses: the best `beams` finished sequences and the stopping rule."""
+
+    def __init__(self, beams: int, length_penalty: float) -> None:
+        self.beams, self.length_penalty = beams, length_penalty
+        self.items: list[_Hypothesis] = []
+        self.worst = 1e9
+
+    def add(self, codes: torch.Tensor, summed: float, generated_len: int) -> None:
+        score = summed / (generated_len**self.length_penalty)
+        if len(self.items) < self.beams or score > self.worst:
+            self.items.append(_Hypothesis(score, codes))
+            if len(self.items) > self.beams:
+                ranked = sorted((h.score, i) for i, h in enumerate(self.items))
+                del self.items[ranked[0][1]]
+                self.worst = ranked[1][0]
+            else:
+                self.worst = min(score, self.worst)
+
+    def done(self, best_running: float, generated_len: int) -> bool:
+        if len(self.items) < self.beams:
+            return False
+        return self.worst >= best_running / (generated_len**self.length_penalty)
+
+    def best(self) -> _Hypothesis:
+        return sorted(self.items, key=lambda h: h.score)[-1]
+
+
+def _beam_search(
+    model: UnifiedVoice, prefix: torch.Tensor, settings: GenerationSettings, generator: torch.Generator | None
+) -> GeneratedCodes:
+    K, stop, max_new = settings.num_beams, model.cfg.stop_mel_token, settings.max_mel_tokens
+    device = prefix.device
+    decoder = _Decoder(model, prefix, K, max_new)
+    history = _fake_history(model, decoder.P, K, device)  # (K, S)
+    prompt_len = history.shape[1]
+    beam_scores = torch.full((K,), -1e9, device=device)
+    beam_scores[0] = 0.0  # only beam 0 is live at the first step (the beams start identical)
+    finished = _Hypotheses(K, settings.length_penalty)
+    logits = decoder.first_logits
+    while True:
+        scores = process_scores(F.log_softmax(logits, dim=-1), history, settings)  # (K, V)
+        V = scores.shape[-1]
+        flat = (scores + beam_scores[:, None]).view(1, K * V)
+        if settings.do_sample:
+            picked = torch.multinomial(flat.softmax(dim=-1), 2 * K, generator=generator)  # (1, 2K)
+            picked_scores, order = torch.sort(flat.gather(1, picked), descending=True, dim=1)
+            picked = picked.gather(1, order)
+        else:
+            picked_scores, picked = torch.topk(flat, 2 * K, dim=1)
+        beams_from, tokens = (picked[0] // V).tolist(), (picked[0] % V).tolist()
+        candidate_scores = picked_scores[0].tolist()
+        generated_len = history.shape[1] + 1 - prompt_len
+        next_beams, next_tokens, next_scores = [], [], []
+        for rank, (beam, token, score) in enumerate(zip(beams_from, tokens, candidate_scores, strict=True)):
+            if token == stop:
+                if rank < K:
+                    finished.add(history[beam, prompt_len:].clone(), score, generated_len)
+                continue
+            next_beams.append(beam)
+            next_tokens.append(token)
+            next_scores.append(score)
+            if len(next_beams) == K:
+                break
+        is_done = finished.done(max(candidate_scores), generated_len)
+        beam_index = torch.tensor(next_beams, device=device)
+        chosen = torch.tensor(next_tokens, device=device)
+        history = torch.cat([history[beam_index], chosen[:, None]], dim=1)
+        beam_scores = torch.tensor(next_scores, device=device)
+        if is_done or history.shape[1] - prompt_len >= max_new:
+            break
+        decoder.cache.reorder(beam_index)
+        logits = decoder.step(chosen)
+    if not is_done:
+        for beam in range(K):
+            finished.add(history[beam, prompt_len:].clone(), beam_scores[beam].item(), history.shape[1] - prompt_len)
+    best = finished.best().codes
+    return GeneratedCodes(best, stopped=best.shape[0] < max_new)
+
+
+@torch.inference_mode()
+def generate_codes(
+    model: UnifiedVoice,
+    prefix: torch.Tensor,
+    settings: GenerationSettings = GenerationSettings(),
+    generator: torch.Generator | None = None,
+) -> GeneratedCodes:
+    """Semantic codes for one segment from its prefix (1, P, C) (see `UnifiedVoice.prefix`)."""
+    if settings.max_mel_tokens < 1:
+        raise ValueError("max_mel_tokens must be at least 1")
+    run = _beam_search if settings.num_beams > 1 else _single_sequence
+    result = run(model, prefix, settings, generator)
+    if not result.stopped:
+        log.warning(
+            "generation stopped at max_mel_tokens (%d) before the stop code; the segment may be cut short",
+            settings.max_mel_tokens,
+        )
+    return result

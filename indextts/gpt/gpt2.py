@@ -1,0 +1,136 @@
+"""The GPT-2 decoder stack inside UnifiedVoice, with a preallocated key/value cache.
+
+Same maths and parameter names as Hugging Face's GPT2Model (`h.{n}.ln_1`, `attn.c_attn` stored as
+[in, out], `mlp.c_fc`, …, `ln_f`), but no token or position embeddings: UnifiedVoice adds its own
+learned text/mel position tables to the input embeddings.
+
+Legend: B batch (beams), T new positions this call, S cached + new positions, C model_dim,
+H heads, D head dim (C / H).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Conv1D(nn.Module):
+    """HF's GPT-2 projection: y = x·W + b with W stored [in, out]."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (*x.shape[:-1], self.weight.shape[1])
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(shape)
+
+
+def gelu_new(x: torch.Tensor) -> torch.Tensor:
+    """GPT-2's tanh approximation of GELU (HF `gelu_new`)."""
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+@dataclass
+class KVCache:
+    """Keys and values of every layer for positions [0, length): (layers, B, H, max_len, D) each."""
+
+    keys: torch.Tensor
+    values: torch.Tensor
+    length: int = 0
+
+    @classmethod
+    def allocate(
+        cls, layers: int, batch: int, heads: int, max_len: int, head_dim: int, device: torch.device, dtype: torch.dtype
+    ) -> KVCache:
+        shape = (layers, batch, heads, max_len, head_dim)
+        return cls(torch.zeros(shape, device=device, dtype=dtype), torch.zeros(shape, device=device, dtype=dtype))
+
+    @property
+    def capacity(self) -> int:
+        return self.keys.shape[3]
+
+    def reorder(self, beam_index: torch.Tensor) -> None:
+        """Follow the beams: row b of the cache becomes the old row beam_index[b]."""
+        self.keys = self.keys.index_select(1, beam_index)
+        self.values = self.values.index_select(1, beam_index)
+
+    def expand(self, batch: int) -> None:
+        """Repeat a batch-of-one cache for `batch` beams (after the shared prefix was run once)."""
+        self.keys = self.keys.expand(-1, batch, -1, -1, -1).contiguous()
+        self.values = self.values.expand(-1, batch, -1, -1, -1).contiguous()
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.c_attn = Conv1D(dim, 3 * dim)
+        self.c_proj = Conv1D(dim, dim)
+
+    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)  # 3 × (B, T, C)
+        q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+        if cache is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1)  # (B, H, T, D)
+        else:
+            start, end = cache.length, cache.length + T
+            cache.keys[layer, :, :, start:end] = k
+            cache.values[layer, :, :, start:end] = v
+            k_all, v_all = cache.keys[layer, :, :, :end], cache.values[layer, :, :, :end]  # (B, H, S, D)
+            mask = None
+            if T > 1:  # the new rows see the whole cache and, causally, each other
+                mask = torch.ones(T, end, dtype=torch.bool, device=x.device).tril(diagonal=start)  # (T, S)
+            y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=mask)  # (B, H, T, D)
+        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.c_fc = Conv1D(dim, hidden)
+        self.c_proj = Conv1D(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(gelu_new(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int, eps: float) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, heads)
+        self.ln_2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = MLP(dim, 4 * dim)
+
+    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), layer, cache)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2Stack(nn.Module):
+    """h.0 … h.{L-1} then ln_f; input embeddings in, hidden states out."""
+
+    def __init__(self, dim: int, layers: int, heads: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.heads = heads
+        self.h = nn.ModuleList(Block(dim, heads, eps) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(dim, eps=eps)
+
+    def new_cache(self, batch: int, max_len: int, device: torch.device, dtype: torch.dtype) -> KVCache:
+        dim = self.ln_f.normalized_shape[0]
+        return KVCache.allocate(len(self.h), batch, self.heads, max_len, dim // self.heads, device, dtype)
+
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """x (B, T, C) → (B, T, C). With a cache, x continues the cached positions and is appended."""
+        for layer, block in enumerate(self.h):
+            x = block(x, layer, cache)
+        if cache is not None:
+            cache.length += x.shape[1]
+        return self.ln_f(x)

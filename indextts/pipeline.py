@@ -1,0 +1,299 @@
+"""`IndexTTS2`: the public face of the library. Text and a voice prompt in, 22.05 kHz speech out.
+
+Per segment of the text: the GPT generates semantic codes, re-reads them teacher-forced for its
+latent, s2mel turns codes + latent into a mel spectrogram by flow matching, BigVGAN turns the mel
+into a waveform. Segments are joined with `interval_silence` ms of zeros. Prompt conditioning is
+cached by audio content. No UI calls: long work reports through a `progress(fraction, stage)`
+callback, and failures are typed `IndexTTSError`s.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from indextts.audio import SPEAKER_SAMPLE_RATE, AudioSource, silence_samples
+from indextts.config import RuntimeSettings
+from indextts.emotion.control import EmotionRequest, final_emovec, resolve_emotion
+from indextts.errors import TextError
+from indextts.gpt.generation import GeneratedCodes, GenerationSettings, generate_codes
+from indextts.models import Models, load_models
+from indextts.prompts import SpeakerPrompt
+from indextts.text.frontend import TextSegment
+from indextts.vocoder import to_pcm16_scale
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+
+DIFFUSION_STEPS = 25
+CFG_RATE = 0.7
+
+
+@dataclass
+class StageTimings:
+    """Wall seconds per stage, summed over segments."""
+
+    text: float = 0.0
+    prompt: float = 0.0
+    gpt_generate: float = 0.0
+    gpt_latent: float = 0.0
+    s2mel: float = 0.0
+    vocoder: float = 0.0
+
+    def add(self, other: StageTimings) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def total(self) -> float:
+        return sum(vars(self).values())
+
+
+@dataclass(frozen=True)
+class SegmentAudio:
+    """One synthesised segment: PCM-scale float samples (±32767) and what made them."""
+
+    index: int
+    count: int
+    text: str
+    samples: np.ndarray  # (n,) float32, PCM scale
+    codes: int
+    stopped: bool  # False when the GPT hit max_mel_tokens
+    timings: StageTimings
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    sample_rate: int
+    audio: np.ndarray  # (n,) int16
+    segments: list[SegmentAudio] = field(repr=False)
+    timings: StageTimings
+    wall_seconds: float
+
+    @property
+    def duration(self) -> float:
+        return self.audio.shape[0] / self.sample_rate
+
+    @property
+    def rtf(self) -> float:
+        return self.wall_seconds / self.duration if self.duration else float("inf")
+
+    @property
+    def codes(self) -> int:
+        return sum(s.codes for s in self.segments)
+
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """PCM-scale float → int16 by truncation toward zero, as the official in-memory result."""
+    return samples.astype(np.int16)
+
+
+class IndexTTS2:
+    """Load once, then `infer` (whole utterance) or `infer_stream` (segment by segment)."""
+
+    def __init__(
+        self,
+        model_dir: str | Path = "checkpoints",
+        device: str = "auto",
+        dtype: str = "float32",
+        cache_dir: str | Path | None = None,
+        prompt_cache_size: int = 8,
+    ) -> None:
+        settings = RuntimeSettings(device=device, dtype=dtype, **({"cache_dir": Path(cache_dir)} if cache_dir else {}))
+        self.device = settings.resolve_device()
+        self.dtype = settings.resolve_dtype()
+        self.models: Models = load_models(model_dir, self.device, self.dtype, settings.cache_dir, prompt_cache_size)
+        self.sample_rate = SPEAKER_SAMPLE_RATE
+
+    @property
+    def model_dir(self) -> Path:
+        return self.models.paths.model_dir
+
+    # --- text ------------------------------------------------------------------------------------
+
+    def split_segments(self, text: str, max_tokens: int = 120, quick_streaming_tokens: int = 0) -> list[TextSegment]:
+        """The segments `infer` would synthesise, for previews."""
+        return self.models.frontend.segments(text, max_tokens, quick_streaming_tokens)
+
+    # --- stages ----------------------------------------------------------------------------------
+
+    def speaker(self, source: AudioSource) -> SpeakerPrompt:
+        return self.models.prompts.speaker(source)
+
+    def emotion_vector(
+        self, speaker_audio: AudioSource, text: str, emotion: EmotionRequest, rng: random.Random | None = None
+    ) -> torch.Tensor:
+        """The (1, C) emotion vector for a request (modes of §8)."""
+        m = self.models
+        resolved = resolve_emotion(emotion, speaker_audio, text, m.text_emotion)
+        speaker = m.prompts.speaker(speaker_audio)
+        emo = m.prompts.emotion(resolved.emo_audio)
+        with torch.inference_mode(), self._autocast():
+            merged = m.gpt.merge_emovec(speaker.spk_cond_emb, emo.emo_cond_emb, resolved.alpha)
+        return final_emovec(merged, resolved, m.matrices, speaker.style, rng)
+
+    def generate(
+        self,
+        speaker: SpeakerPrompt,
+        emovec: torch.Tensor,
+        segment: TextSegment,
+        settings: GenerationSettings,
+        generator: torch.Generator | None = None,
+    ) -> tuple[GeneratedCodes, torch.Tensor, StageTimings]:
+        """Codes and the GPT latent (1, N, C) for one segment."""
+        gpt, timings = self.models.gpt, StageTimings()
+        ids = torch.tensor(segment.ids, dtype=torch.long, device=self.device)
+        started = time.perf_counter()
+        with torch.inference_mode(), self._autocast():
+            speaker_latent = gpt.speaker_latent(speaker.spk_cond_emb.to(self.dtype))  # (1, 32, C)
+            conditioning = gpt.conditioning(speaker_latent, emovec.to(speaker_latent.dtype))  # (1, 34, C)
+            result = generate_codes(gpt, gpt.prefix(conditioning, ids), settings, generator)
+            timings.gpt_generate = time.perf_counter() - started
+            started = time.perf_counter()
+            latent = gpt.latent(conditioning, ids, result.codes.to(self.device)).float()  # (1, N, C)
+        timings.gpt_latent = time.perf_counter() - started
+        return result, latent, timings
+
+    @torch.inference_mode()
+    def decode(
+        self,
+        speaker: SpeakerPrompt,
+        codes: torch.Tensor,
+        latent: torch.Tensor,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, StageTimings]:
+        """Codes (N,) + latent (1, N, C) → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32."""
+        m, timings = self.models, StageTimings()
+        started = time.perf_counter()
+        semantic = m.codec.embed_codes(codes.view(1, -1).to(self.device)) + m.s2mel.project_gpt_latent(latent)
+        cond = m.s2mel.regulate(semantic, m.s2mel.target_frames(codes.shape[-1]))  # (1, T_gen, C)
+        mel = m.s2mel.generate_mel(
+            speaker.prompt_condition,
+            cond,
+            speaker.ref_mel,
+            speaker.style,
+            DIFFUSION_STEPS,
+            CFG_RATE,
+            noise=noise,
+            generator=generator,
+        )  # (1, 80, T_gen)
+        timings.s2mel = time.perf_counter() - started
+        started = time.perf_counter()
+        wav = to_pcm16_scale(m.vocoder(mel.float())).reshape(-1)  # (n,)
+        timings.vocoder = time.perf_counter() - started
+        return mel, wav, timings
+
+    # --- whole requests --------------------------------------------------------------------------
+
+    def infer_stream(
+        self,
+        spk_audio_prompt: AudioSource,
+        text: str,
+        emo_audio_prompt: AudioSource | None = None,
+        emo_alpha: float = 1.0,
+        emo_vector: Sequence[float] | None = None,
+        use_emo_text: bool = False,
+        emo_text: str | None = None,
+        use_random: bool = False,
+        max_text_tokens_per_segment: int = 120,
+        quick_streaming_tokens: int = 0,
+        seed: int | None = None,
+        progress: Progress | None = None,
+        **generation: object,
+    ) -> Iterator[SegmentAudio]:
+        """Synthesise segment by segment; each is yielded as soon as it is ready."""
+        report = progress or (lambda fraction, stage: None)
+        settings = GenerationSettings(**generation)  # type: ignore[arg-type]
+        report(0.0, "prompt")
+        started = time.perf_counter()
+        speaker = self.speaker(spk_audio_prompt)
+        emotion = EmotionRequest(emo_audio_prompt, emo_alpha, emo_vector, use_emo_text, emo_text, use_random)
+        rng = random.Random(seed) if seed is not None else None
+        emovec = self.emotion_vector(spk_audio_prompt, text, emotion, rng)
+        prompt_seconds = time.perf_counter() - started
+        report(0.1, "text")
+        started = time.perf_counter()
+        segments = self.split_segments(text, max_text_tokens_per_segment, quick_streaming_tokens)
+        if not segments:
+            raise TextError("the text is empty after normalisation: nothing to say")
+        text_seconds = time.perf_counter() - started
+        generator = self._generator(seed)
+        for index, segment in enumerate(segments):
+            report(0.2 + 0.7 * index / len(segments), f"segment {index + 1}/{len(segments)}")
+            result, latent, timings = self.generate(speaker, emovec, segment, settings, generator)
+            _, wav, decode_timings = self.decode(speaker, result.codes, latent, generator)
+            timings.add(decode_timings)
+            if index == 0:
+                timings.prompt, timings.text = prompt_seconds, text_seconds
+            log.info(
+                "segment %d/%d: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs",
+                index + 1,
+                len(segments),
+                result.codes.shape[0],
+                "" if result.stopped else " (hit max_mel_tokens)",
+                timings.gpt_generate,
+                timings.gpt_latent,
+                timings.s2mel,
+                timings.vocoder,
+            )
+            samples = wav.cpu().numpy().astype(np.float32)
+            yield SegmentAudio(
+                index, len(segments), segment.text, samples, int(result.codes.shape[0]), result.stopped, timings
+            )
+        report(1.0, "done")
+
+    def synthesize(
+        self, spk_audio_prompt: AudioSource, text: str, interval_silence: int = 200, **kwargs: object
+    ) -> SynthesisResult:
+        """The whole utterance as one result (int16 samples, per-segment details, stage timings)."""
+        started = time.perf_counter()
+        segments = list(self.infer_stream(spk_audio_prompt, text, **kwargs))  # type: ignore[arg-type]
+        pieces: list[np.ndarray] = []
+        gap = np.zeros(silence_samples(interval_silence, self.sample_rate), dtype=np.float32)
+        for segment in segments:
+            if pieces and gap.size:
+                pieces.append(gap)
+            pieces.append(segment.samples)
+        timings = StageTimings()
+        for segment in segments:
+            timings.add(segment.timings)
+        audio = to_int16(np.concatenate(pieces))
+        return SynthesisResult(self.sample_rate, audio, segments, timings, time.perf_counter() - started)
+
+    def infer(
+        self,
+        spk_audio_prompt: AudioSource,
+        text: str,
+        output_path: str | Path | None = None,
+        interval_silence: int = 200,
+        **kwargs: object,
+    ) -> Path | tuple[int, np.ndarray]:
+        """Official-style result: the written path, or (22050, int16 array of shape (n, 1))."""
+        result = self.synthesize(spk_audio_prompt, text, interval_silence, **kwargs)
+        if output_path is None:
+            return result.sample_rate, result.audio.reshape(-1, 1)
+        output_path = Path(output_path)
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(output_path, result.audio, result.sample_rate, subtype="PCM_16")
+        return output_path
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _autocast(self) -> torch.autocast:
+        enabled = self.dtype != torch.float32
+        return torch.autocast(self.device.type, dtype=self.dtype if enabled else torch.bfloat16, enabled=enabled)
+
+    def _generator(self, seed: int | None) -> torch.Generator | None:
+        if seed is None:
+            return None
+        return torch.Generator(device=self.device).manual_seed(seed)
