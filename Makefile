@@ -8,10 +8,11 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # Commands the tests use, as command=debian-package.
 TEST_SYSTEM_PACKAGES := ffmpeg=ffmpeg sox=sox espeak-ng=espeak-ng
 
-.PHONY: run test lint system-packages clean
+.PHONY: run test lint parity system-packages clean
 
 run: $(VENV)/.installed-run
-	@$(PY) -m indextts frontend --prompt examples/voice_09.wav
+	@$(PY) -m indextts synth --prompt examples/voice_09.wav --out outputs/demo.wav \
+		--text "欢迎使用 IndexTTS Node。Welcome to IndexTTS Node." --max-mel-tokens 200 --seed 1
 
 test: $(VENV)/.installed-test system-packages
 	@$(PY) -m ruff check .
@@ -20,6 +21,16 @@ test: $(VENV)/.installed-test system-packages
 lint: $(VENV)/.installed-test
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
+
+# Opt-in numerical parity with the official implementation (see parity/README.md): ~15 GB disk,
+# ~9 GB RAM, tens of minutes on a CPU. Not part of `make test`.
+PARITY_DIR := .parity
+parity: $(VENV)/.installed-run
+	@bash parity/setup_reference.sh
+	@$(PY) -m indextts make-checkpoint full $(PARITY_DIR)/checkpoint-full
+	@cd $(PARITY_DIR) && venv/bin/python ../parity/reference_dump.py --model-dir checkpoint-full \
+		--cases ../parity/cases.json --out ref.pt
+	@$(PY) parity/compare.py --model-dir $(PARITY_DIR)/checkpoint-full --cases parity/cases.json --ref $(PARITY_DIR)/ref.pt
 
 system-packages:
 	@scripts/ensure-system-packages.sh $(TEST_SYSTEM_PACKAGES)

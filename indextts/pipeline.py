@@ -152,15 +152,15 @@ class IndexTTS2:
         """Codes and the GPT latent (1, N, C) for one segment."""
         gpt, timings = self.models.gpt, StageTimings()
         ids = torch.tensor(segment.ids, dtype=torch.long, device=self.device)
-        started = time.perf_counter()
+        started = self._now()
         with torch.inference_mode(), self._autocast():
             speaker_latent = gpt.speaker_latent(speaker.spk_cond_emb.to(self.dtype))  # (1, 32, C)
             conditioning = gpt.conditioning(speaker_latent, emovec.to(speaker_latent.dtype))  # (1, 34, C)
             result = generate_codes(gpt, gpt.prefix(conditioning, ids), settings, generator)
-            timings.gpt_generate = time.perf_counter() - started
-            started = time.perf_counter()
+            timings.gpt_generate = self._now() - started
+            started = self._now()
             latent = gpt.latent(conditioning, ids, result.codes.to(self.device)).float()  # (1, N, C)
-        timings.gpt_latent = time.perf_counter() - started
+        timings.gpt_latent = self._now() - started
         return result, latent, timings
 
     @torch.inference_mode()
@@ -174,7 +174,7 @@ class IndexTTS2:
     ) -> tuple[torch.Tensor, torch.Tensor, StageTimings]:
         """Codes (N,) + latent (1, N, C) → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32."""
         m, timings = self.models, StageTimings()
-        started = time.perf_counter()
+        started = self._now()
         semantic = m.codec.embed_codes(codes.view(1, -1).to(self.device)) + m.s2mel.project_gpt_latent(latent)
         cond = m.s2mel.regulate(semantic, m.s2mel.target_frames(codes.shape[-1]))  # (1, T_gen, C)
         mel = m.s2mel.generate_mel(
@@ -187,10 +187,10 @@ class IndexTTS2:
             noise=noise,
             generator=generator,
         )  # (1, 80, T_gen)
-        timings.s2mel = time.perf_counter() - started
-        started = time.perf_counter()
+        timings.s2mel = self._now() - started
+        started = self._now()
         wav = to_pcm16_scale(m.vocoder(mel.float())).reshape(-1)  # (n,)
-        timings.vocoder = time.perf_counter() - started
+        timings.vocoder = self._now() - started
         return mel, wav, timings
 
     # --- whole requests --------------------------------------------------------------------------
@@ -215,18 +215,18 @@ class IndexTTS2:
         report = progress or (lambda fraction, stage: None)
         settings = GenerationSettings(**generation)  # type: ignore[arg-type]
         report(0.0, "prompt")
-        started = time.perf_counter()
+        started = self._now()
         speaker = self.speaker(spk_audio_prompt)
         emotion = EmotionRequest(emo_audio_prompt, emo_alpha, emo_vector, use_emo_text, emo_text, use_random)
         rng = random.Random(seed) if seed is not None else None
         emovec = self.emotion_vector(spk_audio_prompt, text, emotion, rng)
-        prompt_seconds = time.perf_counter() - started
+        prompt_seconds = self._now() - started
         report(0.1, "text")
-        started = time.perf_counter()
+        started = self._now()
         segments = self.split_segments(text, max_text_tokens_per_segment, quick_streaming_tokens)
         if not segments:
             raise TextError("the text is empty after normalisation: nothing to say")
-        text_seconds = time.perf_counter() - started
+        text_seconds = self._now() - started
         generator = self._generator(seed)
         for index, segment in enumerate(segments):
             report(0.2 + 0.7 * index / len(segments), f"segment {index + 1}/{len(segments)}")
@@ -250,13 +250,14 @@ class IndexTTS2:
             yield SegmentAudio(
                 index, len(segments), segment.text, samples, int(result.codes.shape[0]), result.stopped, timings
             )
+        report(0.9, "finishing")
         report(1.0, "done")
 
     def synthesize(
         self, spk_audio_prompt: AudioSource, text: str, interval_silence: int = 200, **kwargs: object
     ) -> SynthesisResult:
         """The whole utterance as one result (int16 samples, per-segment details, stage timings)."""
-        started = time.perf_counter()
+        started = self._now()
         segments = list(self.infer_stream(spk_audio_prompt, text, **kwargs))  # type: ignore[arg-type]
         pieces: list[np.ndarray] = []
         gap = np.zeros(silence_samples(interval_silence, self.sample_rate), dtype=np.float32)
@@ -268,7 +269,7 @@ class IndexTTS2:
         for segment in segments:
             timings.add(segment.timings)
         audio = to_int16(np.concatenate(pieces))
-        return SynthesisResult(self.sample_rate, audio, segments, timings, time.perf_counter() - started)
+        return SynthesisResult(self.sample_rate, audio, segments, timings, self._now() - started)
 
     def infer(
         self,
@@ -288,6 +289,12 @@ class IndexTTS2:
         return output_path
 
     # --- helpers ---------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        """A wall-clock reading after the device has finished what was queued (honest stage timings)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
 
     def _autocast(self) -> torch.autocast:
         enabled = self.dtype != torch.float32

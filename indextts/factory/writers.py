@@ -7,6 +7,7 @@ folder written here loads through exactly the same code as IndexTeam/IndexTTS-2.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,25 @@ def write_campplus(path: Path, cfg: ModelConfig, seed: int) -> None:
     torch.save(campplus_to_official(model.state_dict()), path)
 
 
+def _fan_in_convs_(model: nn.Module, generator: torch.Generator, output_gain: float) -> None:
+    """N(0, 1/fan_in) convolutions keep the signal's scale through the many vocoder layers (N(0, 0.02)
+    would leave nothing above one int16 step); the last layer sets the output level."""
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, nn.Conv1d | nn.ConvTranspose1d):
+                weight = module.weight
+                if isinstance(module, nn.Conv1d):
+                    fan_in = weight.shape[1] * weight.shape[2]
+                else:  # (in, out, k): each output sample sees in · k / stride inputs
+                    fan_in = weight.shape[0] * weight.shape[2] // module.stride[0]
+                gain = output_gain if name == "conv_post" else 1.0
+                weight.copy_(torch.randn(weight.shape, generator=generator) * gain / math.sqrt(fan_in))
+
+
 def write_bigvgan_folder(folder: Path, config: dict[str, Any], seed: int) -> None:
     from indextts.vocoder import BigVGAN, BigVGANConfig, write_bigvgan
 
     model = random_module(BigVGAN(BigVGANConfig.from_dict(config)), seed, 8)
+    # an output level of roughly 0.1–0.2 RMS: audible noise that rarely clips
+    _fan_in_convs_(model, _generator(seed, 9), output_gain=0.003)
     write_bigvgan(folder, config, model)

@@ -1,0 +1,84 @@
+"""The IndexTTS2 facade end to end on the tiny checkpoint: lengths, streaming, seeds, caches, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from indextts.audio import silence_samples
+from indextts.errors import AudioDecodeError, AudioTooShortError, TextError
+
+from .conftest import EXAMPLES
+
+VOICE = EXAMPLES / "voice_07.wav"
+TWO_SEGMENTS = "The first sentence is here. And this is the second one, which follows it."
+FAST = dict(max_mel_tokens=12, num_beams=1, max_text_tokens_per_segment=20)
+
+
+def expected_samples(codes_per_segment: list[int], interval_ms: int) -> int:
+    frames = [int(np.float32(n) * np.float32(1.72)) for n in codes_per_segment]
+    return sum(f * 256 for f in frames) + (len(frames) - 1) * silence_samples(interval_ms)
+
+
+def test_output_length_follows_the_code_count_plus_silences(engine):
+    result = engine.synthesize(VOICE, TWO_SEGMENTS, interval_silence=300, seed=3, **FAST)
+    codes = [s.codes for s in result.segments]
+    assert len(codes) == 2 and all(n == FAST["max_mel_tokens"] for n in codes)  # random weights never stop
+    assert result.sample_rate == 22050 and result.audio.dtype == np.int16
+    assert result.audio.shape == (expected_samples(codes, 300),)
+    assert result.timings.gpt_generate > 0 and result.timings.vocoder > 0
+
+
+def test_streaming_yields_the_same_audio_as_infer(engine):
+    sr, audio = engine.infer(VOICE, TWO_SEGMENTS, seed=5, **FAST)
+    chunks = list(engine.infer_stream(VOICE, TWO_SEGMENTS, seed=5, **FAST))
+    assert [c.index for c in chunks] == [0, 1] and all(c.count == 2 for c in chunks)
+    gap = np.zeros(silence_samples(200), dtype=np.float32)
+    joined = np.concatenate([chunks[0].samples, gap, chunks[1].samples]).astype(np.int16)
+    assert sr == 22050 and audio.shape == (joined.shape[0], 1)
+    np.testing.assert_array_equal(audio[:, 0], joined)
+
+
+def test_same_seed_same_audio_other_seed_other_audio(engine):
+    first = engine.synthesize(VOICE, "Hello there.", seed=11, **FAST).audio
+    again = engine.synthesize(VOICE, "Hello there.", seed=11, **FAST).audio
+    other = engine.synthesize(VOICE, "Hello there.", seed=12, **FAST).audio
+    np.testing.assert_array_equal(first, again)
+    assert first.shape != other.shape or not np.array_equal(first, other)
+
+
+def test_second_call_with_the_same_prompt_skips_prompt_processing(engine):
+    prompts = engine.models.prompts
+    engine.synthesize(EXAMPLES / "voice_08.wav", "Hi.", seed=1, **FAST)
+    misses = (prompts.speakers.misses, prompts.emotions.misses)
+    engine.synthesize(EXAMPLES / "voice_08.wav", "Hi again.", seed=1, **FAST)
+    assert (prompts.speakers.misses, prompts.emotions.misses) == misses
+
+
+def test_infer_writes_a_16_bit_wav_file(engine, tmp_path):
+    out = engine.infer(VOICE, "Hello.", tmp_path / "sub" / "out.wav", seed=2, **FAST)
+    info = sf.info(out)
+    assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
+    assert info.frames == expected_samples([FAST["max_mel_tokens"]], 200)
+
+
+def test_progress_reports_fractions_and_stages(engine):
+    seen: list[tuple[float, str]] = []
+    engine.synthesize(VOICE, TWO_SEGMENTS, progress=lambda f, s: seen.append((f, s)), seed=1, **FAST)
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert any("segment 2/2" in stage for _, stage in seen)
+
+
+def test_bad_inputs_raise_typed_errors(engine, tmp_path):
+    with pytest.raises(TextError):
+        engine.synthesize(VOICE, "   ", **FAST)
+    with pytest.raises(AudioDecodeError):
+        engine.synthesize(tmp_path / "nope.wav", "Hello.", **FAST)
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(2205, dtype=np.float32), 22050)
+    with pytest.raises(AudioTooShortError):
+        engine.synthesize(short, "Hello.", **FAST)
+    with pytest.raises(TypeError):
+        engine.synthesize(VOICE, "Hello.", not_a_setting=1)
