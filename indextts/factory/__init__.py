@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 DEMO_MARKER = "DEMO_CHECKPOINT.txt"
 # Bumped whenever what the factory writes changes, so stale folders are rewritten.
-FACTORY_FORMAT = 3
+FACTORY_FORMAT = 4
 
 
 def _marker_text(size: CheckpointSize, seed: int) -> str:

@@ -77,6 +77,7 @@ def write_semantic_codec(path: Path, cfg: ModelConfig, seed: int) -> None:
     from indextts.semantic.codec import SemanticCodec, semantic_codec_to_official
 
     codec = random_module(SemanticCodec(cfg.semantic_codec), seed, 6)
+    _fan_in_init_(codec, _generator(seed, 11))  # embeddings of the size of the features they stand for
     state = semantic_codec_to_official(codec.state_dict())
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
 
@@ -85,22 +86,25 @@ def write_campplus(path: Path, cfg: ModelConfig, seed: int) -> None:
     from indextts.speaker import CAMPPlus, campplus_to_official
 
     model = random_module(CAMPPlus(embedding_size=cfg.s2mel.style_encoder.dim), seed, 7)
+    _fan_in_init_(model, _generator(seed, 10))  # a style vector of order 1, not 1e-6
     torch.save(campplus_to_official(model.state_dict()), path)
 
 
-def _fan_in_convs_(model: nn.Module, generator: torch.Generator, output_gain: float) -> None:
-    """N(0, 1/fan_in) convolutions keep the signal's scale through the many vocoder layers (N(0, 0.02)
-    would leave nothing above one int16 step); the last layer sets the output level."""
+def _fan_in_init_(model: nn.Module, generator: torch.Generator, output_gain: float = 1.0, last: str = "") -> None:
+    """N(0, 1/fan_in) weights for every convolution and linear layer: they keep the signal's scale
+    through deep stacks without normalisation (BigVGAN) or with frozen batch-norm statistics
+    (CAMPPlus), where N(0, 0.02) would shrink it to nothing. The layer named `last` gets `output_gain`."""
     with torch.no_grad():
         for name, module in model.named_modules():
-            if isinstance(module, nn.Conv1d | nn.ConvTranspose1d):
-                weight = module.weight
-                if isinstance(module, nn.Conv1d):
-                    fan_in = weight.shape[1] * weight.shape[2]
-                else:  # (in, out, k): each output sample sees in · k / stride inputs
-                    fan_in = weight.shape[0] * weight.shape[2] // module.stride[0]
-                gain = output_gain if name == "conv_post" else 1.0
-                weight.copy_(torch.randn(weight.shape, generator=generator) * gain / math.sqrt(fan_in))
+            if not isinstance(module, nn.Conv1d | nn.Conv2d | nn.ConvTranspose1d | nn.Linear):
+                continue
+            weight = module.weight
+            if isinstance(module, nn.ConvTranspose1d):  # (in, out, k): each output sees in · k / stride inputs
+                fan_in = weight.shape[0] * weight.shape[2] // module.stride[0]
+            else:
+                fan_in = weight[0].numel()
+            gain = output_gain if name == last else 1.0
+            weight.copy_(torch.randn(weight.shape, generator=generator) * gain / math.sqrt(fan_in))
 
 
 def write_bigvgan_folder(folder: Path, config: dict[str, Any], seed: int) -> None:
@@ -108,5 +112,5 @@ def write_bigvgan_folder(folder: Path, config: dict[str, Any], seed: int) -> Non
 
     model = random_module(BigVGAN(BigVGANConfig.from_dict(config)), seed, 8)
     # an output level of roughly 0.1–0.2 RMS: audible noise that rarely clips
-    _fan_in_convs_(model, _generator(seed, 9), output_gain=0.003)
+    _fan_in_init_(model, _generator(seed, 9), output_gain=0.003, last="conv_post")
     write_bigvgan(folder, config, model)
