@@ -82,3 +82,19 @@ def test_bad_inputs_raise_typed_errors(engine, tmp_path):
         engine.synthesize(short, "Hello.", **FAST)
     with pytest.raises(TypeError):
         engine.synthesize(VOICE, "Hello.", not_a_setting=1)
+
+
+@pytest.mark.parametrize(
+    "emotion",
+    [
+        {},
+        {"emo_audio_prompt": EXAMPLES / "emo_sad.wav", "emo_alpha": 0.65},
+        {"emo_vector": [0, 0, 0, 0, 0, 0, 0.5, 0.3], "emo_alpha": 0.8},
+        {"use_emo_text": True, "emo_text": "我今天太开心了"},
+    ],
+    ids=["same-as-speaker", "emotion-audio", "emotion-vector", "emotion-text"],
+)
+def test_every_emotion_mode_synthesises(engine, emotion):
+    result = engine.synthesize(VOICE, "Hello.", seed=4, **emotion, **FAST)
+    assert result.audio.shape == (expected_samples([FAST["max_mel_tokens"]], 200),)
+    assert np.abs(result.audio).max() > 0  # the demo vocoder makes audible noise
