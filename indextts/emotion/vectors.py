@@ -64,6 +64,23 @@ class EmotionMatrices:
         return (w.unsqueeze(1) * picked).sum(0, keepdim=True)
 
 
+# Per-emotion damping the official UI applies to slider values (happy … calm), and the cap on their sum.
+EMOTION_BIAS = (0.9375, 0.875, 1.0, 1.0, 0.9375, 0.9375, 0.6875, 0.5625)
+EMOTION_SUM_CAP = 0.8
+
+
+def normalize_emotion_weights(weights: Sequence[float], apply_bias: bool = True) -> list[float]:
+    """The official UI's vector-mode rule (`normalize_emo_vec`): damp by EMOTION_BIAS, then scale the
+    weights down so they sum to at most 0.8 — strong mixtures otherwise drown the speaker's voice."""
+    values = [float(x) for x in weights]
+    if apply_bias:
+        values = [x * bias for x, bias in zip(values, EMOTION_BIAS, strict=True)]
+    total = sum(values)
+    if total > EMOTION_SUM_CAP:
+        values = [x * (EMOTION_SUM_CAP / total) for x in values]
+    return values
+
+
 def scale_emotion_weights(weights: Sequence[float], emo_alpha: float) -> list[float]:
     """The official strength rule for vector/text modes: × clamp(α, 0, 1), truncated to 4 decimals."""
     scale = max(0.0, min(1.0, emo_alpha))

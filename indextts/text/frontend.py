@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,9 @@ class TextFrontEnd:
 
     def __init__(self, tokenizer: TextTokenizer) -> None:
         self.tokenizer = tokenizer
+        # The UI's live preview segments text while a synthesis does the same on the worker
+        # thread; the normaliser's grammars are not documented as thread-safe.
+        self._lock = threading.Lock()
 
     @classmethod
     def from_checkpoint(cls, model_dir: str | Path, config: ModelConfig, cache_dir: Path) -> TextFrontEnd:
@@ -49,7 +53,8 @@ class TextFrontEnd:
     def segments(
         self, text: str, max_tokens: int = DEFAULT_MAX_TOKENS, quick_streaming_tokens: int = 0
     ) -> list[TextSegment]:
-        pieces = self.tokenizer.tokenize(text)
+        with self._lock:
+            pieces = self.tokenizer.tokenize(text)
         return [
             TextSegment(tuple(segment), tuple(self.tokenizer.to_ids(segment)))
             for segment in split_segments(pieces, max_tokens, quick_streaming_tokens)

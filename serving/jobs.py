@@ -1,0 +1,333 @@
+"""`JobQueue`: one worker thread owns the engine; every front door submits here.
+
+Jobs run strictly one at a time in arrival order. Each job moves pending → running → completed /
+failed / cancelled, carries its timestamps, progress and error text, and can stream partial
+results (one per text segment) to whoever waits on it. A failing job fails alone: the worker
+logs it and takes the next. Finished jobs stay queryable for `keep_finished` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class JobState(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED})
+
+
+class QueueFullError(RuntimeError):
+    """The queue holds its maximum of waiting jobs; the client should retry later."""
+
+
+class JobFailure(Exception):
+    """An expected failure with a message meant for the user (bad input, out of memory…)."""
+
+    def __init__(self, message: str, kind: str = "invalid") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class JobResult:
+    sample_rate: int
+    audio: np.ndarray = field(repr=False)  # (n,) int16
+    path: Path | None
+    processing_time: float  # seconds from start to finish on the worker
+
+    @property
+    def duration(self) -> float:
+        return self.audio.shape[0] / self.sample_rate
+
+    @property
+    def rtf(self) -> float:
+        return self.processing_time / self.duration if self.duration else 0.0
+
+
+@dataclass(frozen=True)
+class PartialAudio:
+    """One streamed piece of a running job (a text segment's audio)."""
+
+    index: int
+    count: int
+    text: str
+    sample_rate: int
+    audio: np.ndarray = field(repr=False)  # (n,) int16
+
+
+@dataclass(eq=False)
+class Job:
+    payload: Any = field(repr=False)
+    origin: str  # which front door submitted it: "webui", "space", "rest", …
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    state: JobState = JobState.PENDING
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    progress: float = 0.0
+    stage: str = "queued"
+    error: str | None = None
+    error_kind: str | None = None  # "invalid" (the request's fault), "resources", "internal", "cancelled"
+    result: JobResult | None = None
+    parts: list[PartialAudio] = field(default_factory=list, repr=False)
+    version: int = 0  # bumped on every change, for waiters
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINAL_STATES
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "origin": self.origin,
+            "state": self.state.value,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "progress": round(self.progress, 3),
+            "stage": self.stage,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    pending: int
+    running: int
+    completed: int
+    failed: int
+    cancelled: int
+    mean_processing_time: float  # seconds per completed job
+    mean_rtf: float
+    audio_seconds: float  # produced in total
+
+
+class JobContext:
+    """What the runner may do while it works on a job: report progress, stream parts."""
+
+    def __init__(self, queue: JobQueue, job: Job) -> None:
+        self._queue, self.job = queue, job
+
+    def progress(self, fraction: float, stage: str) -> None:
+        self._queue._update(self.job, progress=max(0.0, min(1.0, fraction)), stage=stage)
+
+    def emit(self, part: PartialAudio) -> None:
+        self._queue._update(self.job, part=part)
+
+
+Runner = Callable[[Job, JobContext], JobResult]
+
+
+class JobQueue:
+    """FIFO of jobs, run one at a time by a single worker thread that calls `runner`."""
+
+    def __init__(self, runner: Runner, max_pending: int = 32, keep_finished: float = 300.0) -> None:
+        self._runner = runner
+        self.max_pending = max_pending
+        self.keep_finished = keep_finished
+        self._lock = threading.Condition()
+        self._pending: deque[Job] = deque()
+        self._jobs: dict[str, Job] = {}
+        self._running: Job | None = None
+        self._closed = False
+        self._counts = dict.fromkeys(("completed", "failed", "cancelled"), 0)
+        self._processing_total = self._rtf_total = self._audio_total = 0.0
+        self._worker = threading.Thread(target=self._work, name="synthesis-worker", daemon=True)
+        self._worker.start()
+
+    # --- front door API ------------------------------------------------------------------------
+
+    def submit(self, payload: Any, origin: str) -> Job:
+        with self._lock:
+            if self._closed:
+                raise QueueFullError("the node is shutting down; retry on another node or in a moment")
+            if len(self._pending) >= self.max_pending:
+                raise QueueFullError(
+                    f"the node is busy: {len(self._pending)} jobs are already waiting (limit {self.max_pending}); "
+                    "retry in a little while"
+                )
+            job = Job(payload, origin)
+            self._jobs[job.id] = job
+            self._pending.append(job)
+            self._lock.notify_all()
+        log.info("job %s queued from %s (%d waiting)", job.id, origin, len(self._pending))
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            self._forget_old()
+            return self._jobs.get(job_id)
+
+    def position(self, job: Job) -> int:
+        """0 while running or finished, else 1 + the number of jobs ahead of it."""
+        with self._lock:
+            if job.state is not JobState.PENDING:
+                return 0
+            ahead = next((i for i, queued in enumerate(self._pending) if queued is job), len(self._pending))
+            return ahead + 1 + (self._running is not None)
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job that has not started; running and finished jobs are left alone."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.state is not JobState.PENDING:
+                return False
+            self._pending.remove(job)
+            self._finish(job, JobState.CANCELLED, error="cancelled before it started", error_kind="cancelled")
+        log.info("job %s cancelled while waiting", job_id)
+        return True
+
+    def wait(self, job: Job, seen_version: int = -1, timeout: float | None = None) -> int:
+        """Block until the job changed past `seen_version` (or finished, or timeout); → its version."""
+        with self._lock:
+            self._lock.wait_for(lambda: job.version != seen_version or job.finished, timeout)
+            return job.version
+
+    def wait_finished(self, job: Job, timeout: float | None = None) -> Job:
+        with self._lock:
+            self._lock.wait_for(lambda: job.finished, timeout)
+        return job
+
+    def stream(self, job: Job, timeout: float | None = None) -> Iterator[PartialAudio]:
+        """The job's parts as they are produced; ends when the job finishes."""
+        sent, version = 0, -1
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            version = self.wait(job, version, remaining)
+            parts, finished = list(job.parts[sent:]), job.finished
+            yield from parts
+            sent += len(parts)
+            if finished or (deadline is not None and time.monotonic() >= deadline):
+                return
+
+    def stats(self) -> QueueStats:
+        with self._lock:
+            done = self._counts["completed"]
+            return QueueStats(
+                pending=len(self._pending),
+                running=int(self._running is not None),
+                completed=done,
+                failed=self._counts["failed"],
+                cancelled=self._counts["cancelled"],
+                mean_processing_time=self._processing_total / done if done else 0.0,
+                mean_rtf=self._rtf_total / done if done else 0.0,
+                audio_seconds=self._audio_total,
+            )
+
+    @property
+    def depth(self) -> int:
+        with self._lock:
+            return len(self._pending) + int(self._running is not None)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop taking jobs, cancel the waiting ones and let the running one finish."""
+        with self._lock:
+            self._closed = True
+            while self._pending:
+                self._finish(self._pending.popleft(), JobState.CANCELLED, "the node shut down", "cancelled")
+            self._lock.notify_all()
+        self._worker.join(timeout)
+
+    # --- worker --------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                # Sleep on the condition (no polling): idle nodes cost no CPU. The timeout only
+                # lets old finished jobs be forgotten while nothing else happens.
+                self._lock.wait_for(lambda: self._pending or self._closed, timeout=self.keep_finished)
+                self._forget_old()
+                if self._closed and not self._pending:
+                    return
+                if not self._pending:
+                    continue
+                job = self._pending.popleft()
+                self._running = job
+                job.state, job.started_at, job.stage = JobState.RUNNING, time.time(), "starting"
+                job.version += 1
+                self._lock.notify_all()
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        log.info("job %s started (%s)", job.id, job.origin)
+        try:
+            result = self._runner(job, JobContext(self, job))
+        except JobFailure as exc:
+            log.warning("job %s failed: %s", job.id, exc)
+            self._end(job, JobState.FAILED, str(exc), exc.kind)
+        except Exception as exc:
+            log.exception("job %s failed unexpectedly", job.id)
+            self._end(job, JobState.FAILED, f"internal error: {type(exc).__name__}: {exc}", "internal")
+        else:
+            log.info(
+                "job %s done: %.2f s of audio in %.2f s (RTF %.3f)",
+                job.id,
+                result.duration,
+                result.processing_time,
+                result.rtf,
+            )
+            self._end(job, JobState.COMPLETED, result=result)
+
+    def _end(
+        self,
+        job: Job,
+        state: JobState,
+        error: str | None = None,
+        kind: str | None = None,
+        result: JobResult | None = None,
+    ) -> None:
+        with self._lock:
+            self._running = None
+            job.result = result
+            self._finish(job, state, error, kind)
+
+    def _finish(self, job: Job, state: JobState, error: str | None, error_kind: str | None) -> None:
+        """Under the lock: record the final state and the counters, wake every waiter."""
+        job.state, job.finished_at, job.error, job.error_kind = state, time.time(), error, error_kind
+        job.progress = 1.0 if state is JobState.COMPLETED else job.progress
+        job.stage = state.value
+        job.version += 1
+        self._counts[state.value] += 1
+        if state is JobState.COMPLETED and job.result is not None:
+            self._processing_total += job.result.processing_time
+            self._rtf_total += job.result.rtf
+            self._audio_total += job.result.duration
+        self._lock.notify_all()
+
+    def _update(
+        self, job: Job, progress: float | None = None, stage: str | None = None, part: PartialAudio | None = None
+    ) -> None:
+        with self._lock:
+            if progress is not None:
+                job.progress = progress
+            if stage is not None:
+                job.stage = stage
+            if part is not None:
+                job.parts.append(part)
+            job.version += 1
+            self._lock.notify_all()
+
+    def _forget_old(self) -> None:
+        horizon = time.time() - self.keep_finished
+        for job_id in [i for i, job in self._jobs.items() if job.finished and job.finished_at < horizon]:
+            del self._jobs[job_id]
