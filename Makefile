@@ -6,13 +6,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # Commands the tests use, as command=debian-package.
-TEST_SYSTEM_PACKAGES := ffmpeg=ffmpeg sox=sox espeak-ng=espeak-ng
+TEST_SYSTEM_PACKAGES := ffmpeg=ffmpeg sox=sox espeak-ng=espeak-ng chromium=chromium
 
 .PHONY: run test lint parity system-packages clean
 
+# The web UI on http://localhost:7860 (PORT=… to change); the demo checkpoint when checkpoints/ has no weights.
+PORT ?= 7860
 run: $(VENV)/.installed-run
-	@$(PY) -m indextts synth --prompt examples/voice_09.wav --out outputs/demo.wav \
-		--text "欢迎使用 IndexTTS Node。Welcome to IndexTTS Node." --max-mel-tokens 200 --seed 1
+	@$(PY) webui.py --port $(PORT)
 
 test: $(VENV)/.installed-test system-packages
 	@$(PY) -m ruff check .
@@ -41,7 +42,7 @@ $(PY):
 
 $(VENV)/.installed-run: pyproject.toml | $(PY)
 	@echo "Installing IndexTTS Node into $(VENV) (first time: a few GB for torch)…"
-	@$(PIP) -e .
+	@$(PIP) -e '.[webui]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)

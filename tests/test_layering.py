@@ -9,7 +9,7 @@ import sys
 from tests.conftest import REPO
 
 SERVING_FRAMEWORKS = ("gradio", "fastapi", "starlette", "uvicorn", "socketio", "engineio", "celery", "redis")
-PROJECT_SERVING_PACKAGES = ("serving", "ws_client", "webui")
+PROJECT_SERVING_PACKAGES = ("serving", "ws_client", "webui", "ui")
 
 
 def test_importing_every_indextts_module_loads_no_serving_framework():

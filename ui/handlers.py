@@ -1,0 +1,214 @@
+"""What the UI's events do. Synthesis goes through the node's queue like every other front door;
+the segment preview and the status panel only read (no GPU, no queue)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from serving.jobs import Job, JobState, QueueFullError
+from serving.node import Node
+from serving.request import EMOTION_COUNT, EmotionMode, RequestError, parse_request
+from serving.sources import AudioSourceError
+from ui.i18n import text
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.25  # how often a waiting page hears about queue position and progress
+
+
+def _stage_text(stage: str, lang: str) -> str:
+    if stage.startswith("segment "):
+        index, _, count = stage.removeprefix("segment ").partition("/")
+        return text("stage_segment", lang, index=index, count=count)
+    key = f"stage_{stage}"
+    return text(key, lang) if key in _KNOWN_STAGES else stage
+
+
+_KNOWN_STAGES = {"stage_starting", "stage_prompt", "stage_text", "stage_finishing"}
+
+
+def _read_upload(path: str | None) -> bytes | None:
+    """Gradio hands uploads and recordings over as files in its own cache; the node gets the bytes."""
+    return Path(path).read_bytes() if path else None
+
+
+class UiHandlers:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    # --- generation ----------------------------------------------------------------------------
+
+    def build_request(
+        self,
+        prompt_audio: str | None,
+        text_value: str,
+        emo_mode: str,
+        emo_audio: str | None,
+        emo_alpha: float,
+        vector: Sequence[float],
+        emo_text: str,
+        use_random: bool,
+        seg_tokens: int,
+        sampling: dict[str, object],
+        lang: str,
+    ) -> dict[str, object]:
+        if not prompt_audio:
+            raise gr.Error(text("error_prompt_missing", lang))
+        if not (text_value or "").strip():
+            raise gr.Error(text("error_text_missing", lang))
+        mode = EmotionMode(emo_mode)
+        if mode is EmotionMode.AUDIO and not emo_audio:
+            raise gr.Error(text("error_emo_audio_missing", lang))
+        seed = sampling.pop("seed", -1)
+        return {
+            "text": text_value,
+            "spk_audio": _read_upload(prompt_audio),
+            "emo_mode": mode.value,
+            "emo_audio": _read_upload(emo_audio) if mode is EmotionMode.AUDIO else None,
+            "emo_alpha": emo_alpha,
+            "emo_vector": list(vector) if mode is EmotionMode.VECTOR else None,
+            "emo_text": emo_text if mode is EmotionMode.TEXT else None,
+            "use_random": use_random,
+            "max_text_tokens_per_segment": int(seg_tokens),
+            "seed": None if seed is None or int(seed) < 0 else int(seed),
+            **sampling,
+        }
+
+    def generate(self, lang: str, *values: object, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
+        """Queue one synthesis and follow it: queue position, then stage and fraction; → (wav path, info)."""
+        (prompt_audio, text_value, emo_mode, emo_audio, emo_alpha, *rest) = values
+        vector, (emo_text, use_random, seg_tokens, *sampling_values) = rest[:EMOTION_COUNT], rest[EMOTION_COUNT:]
+        sampling = dict(zip(SAMPLING_FIELDS, sampling_values, strict=True))
+        fields = self.build_request(
+            prompt_audio,  # type: ignore[arg-type]
+            text_value,  # type: ignore[arg-type]
+            emo_mode,  # type: ignore[arg-type]
+            emo_audio,  # type: ignore[arg-type]
+            float(emo_alpha),  # type: ignore[arg-type]
+            [float(v) for v in vector],  # type: ignore[arg-type]
+            emo_text,  # type: ignore[arg-type]
+            bool(use_random),
+            int(seg_tokens),  # type: ignore[call-overload]
+            sampling,
+            lang,
+        )
+        try:
+            job = self.node.submit(parse_request(fields), origin="webui")
+        except RequestError as exc:
+            raise gr.Error(text("error_request", lang, detail=exc)) from None
+        except AudioSourceError as exc:
+            raise gr.Error(text("error_audio", lang, detail=exc)) from None
+        except QueueFullError as exc:
+            raise gr.Error(text("error_busy", lang, detail=exc)) from None
+        try:
+            self._follow(job, lang, progress)
+        finally:
+            if not job.finished:  # the page went away while waiting: give the place back
+                self.node.queue.cancel(job.id)
+        if job.state is not JobState.COMPLETED or job.result is None:
+            raise gr.Error(text("error_failed", lang, detail=job.error or job.state.value))
+        result = job.result
+        info = text(
+            "result_info", lang, duration=result.duration, seconds=result.processing_time, rtf=result.rtf, job=job.id
+        )
+        return str(result.path), info
+
+    def _follow(self, job: Job, lang: str, progress: gr.Progress) -> None:
+        queue, version = self.node.queue, -1
+        while not job.finished:
+            position = queue.position(job)
+            if position > 0:
+                progress(0.0, desc=text("queued", lang, position=position))
+            else:
+                progress(job.progress, desc=_stage_text(job.stage, lang))
+            version = queue.wait(job, version, timeout=POLL_SECONDS * 4)
+            time.sleep(POLL_SECONDS)  # coalesce bursts of updates into one message to the page
+
+    # --- read-only helpers -----------------------------------------------------------------------
+
+    def preview(self, text_value: str, seg_tokens: float) -> list[list[object]]:
+        """The segments synthesis would make, with their token counts (the same split as inference)."""
+        if not (text_value or "").strip():
+            return []
+        try:
+            segments = self.node.engine.split_segments(text_value, int(seg_tokens))
+        except Exception as exc:  # a preview must never break the page
+            log.warning("segment preview failed: %s", exc)
+            return []
+        return [[index + 1, segment.text, len(segment.ids)] for index, segment in enumerate(segments)]
+
+    def vector_note(self, lang: str, *vector: float) -> str:
+        from indextts.emotion.vectors import EMOTION_BIAS, EMOTION_SUM_CAP
+
+        total = sum(float(v) * bias for v, bias in zip(vector, EMOTION_BIAS, strict=True))
+        lines = [text("vector_sum", lang, total=total)]
+        if total == 0:
+            lines.append(text("vector_empty", lang))
+        elif total > EMOTION_SUM_CAP:
+            lines.append(text("vector_capped", lang))
+        return "  \n".join(lines)
+
+    def status_markdown(self, lang: str) -> str:
+        snap = self.node.status.snapshot()
+        if snap.state == "local":
+            head = text("status_local", lang)
+        elif snap.state == "connected":
+            since = time.strftime("%H:%M:%S", time.localtime(snap.connected_since or time.time()))
+            head = text(
+                "status_connected",
+                lang,
+                space=snap.space,
+                server=snap.server,
+                connection_id=snap.connection_id,
+                since=since,
+            )
+        elif snap.state == "error":
+            head = text("status_error", lang, error=snap.last_error)
+        else:
+            head = text(f"status_{snap.state}", lang, server=snap.server, space=snap.space)
+        lines = [head]
+        if snap.state != "local":
+            lines.append(
+                text(
+                    "status_counters",
+                    lang,
+                    received=snap.jobs_received,
+                    done=snap.jobs_done,
+                    failed=snap.jobs_failed,
+                    mean=snap.mean_processing_time,
+                )
+            )
+            if snap.last_error and snap.state != "error":
+                lines.append(f"`{snap.last_error}`")
+        stats = self.node.queue.stats()
+        lines.append(
+            text(
+                "status_queue",
+                lang,
+                pending=stats.pending,
+                running=stats.running,
+                completed=stats.completed,
+                failed_jobs=stats.failed,
+                rtf=stats.mean_rtf,
+            )
+        )
+        return "  \n".join(lines)
+
+
+SAMPLING_FIELDS = (
+    "do_sample",
+    "temperature",
+    "top_p",
+    "top_k",
+    "num_beams",
+    "repetition_penalty",
+    "length_penalty",
+    "max_mel_tokens",
+    "interval_silence",
+    "seed",
+)

@@ -1,0 +1,143 @@
+"""The UI's words in Chinese and English. Keys are stable names; `text(key, lang)` picks one."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["zh", "en"]
+LANGUAGES: list[tuple[str, str]] = [("中文", "zh"), ("English", "en")]
+DEFAULT_LANG: Lang = "zh"
+
+EMOTION_LABELS = {
+    "zh": ["喜", "怒", "哀", "惧", "厌恶", "低落", "惊喜", "平静"],
+    "en": ["Happy", "Angry", "Sad", "Afraid", "Disgusted", "Melancholic", "Surprised", "Calm"],
+}
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "title": ("## IndexTTS2 语音合成", "## IndexTTS2 text to speech"),
+    "subtitle": (
+        "上传或录制一段 3–15 秒的声音，输入文字，点击「生成语音」：用同样的音色读出来，还可以控制情感。",
+        "Upload or record 3–15 s of a voice, type a text and press Generate: it is read in that voice, "
+        "with the emotion you choose.",
+    ),
+    "language": ("界面语言", "Language"),
+    "prompt_audio": ("音色参考音频（上传或录音）", "Voice reference (upload or record)"),
+    "text": ("文本", "Text"),
+    "text_placeholder": ("请输入要合成的文本", "Type the text to speak"),
+    "generate": ("生成语音", "Generate"),
+    "result": ("生成结果", "Result"),
+    "emotion_section": ("情感控制", "Emotion control"),
+    "emo_mode": ("情感控制方式", "Emotion mode"),
+    "mode_none": ("与音色参考音频相同", "Same as the voice reference"),
+    "mode_audio": ("使用情感参考音频", "Emotion reference audio"),
+    "mode_vector": ("使用情感向量控制", "Emotion vector"),
+    "mode_text": ("使用情感描述文本控制（实验性）", "Emotion from text (experimental)"),
+    "emo_audio": ("情感参考音频", "Emotion reference audio"),
+    "emo_alpha": ("情感权重", "Emotion weight"),
+    "emo_alpha_info": ("越大情感越强（0–1）", "Higher = stronger emotion (0–1)"),
+    "emo_text": ("情感描述文本", "Emotion description"),
+    "emo_text_placeholder": ("留空则使用上面的合成文本", "Leave empty to use the text above"),
+    "use_random": ("情感随机采样", "Random emotion sampling"),
+    "use_random_info": ("开启后音色还原度会降低", "Lowers how closely the voice is matched"),
+    "vector_sum": (
+        "情感向量之和（加权后）：**{total:.2f}**",
+        "Sum of the emotion weights (after bias): **{total:.2f}**",
+    ),
+    "vector_capped": (
+        "⚠️ 超过 0.8，生成时会按比例缩放到 0.8，以保留音色。",
+        "⚠️ Above 0.8: the weights are scaled down to sum to 0.8 so the voice is kept.",
+    ),
+    "vector_empty": ("⚠️ 至少选择一种情感（向量全为 0）。", "⚠️ Choose at least one emotion (all weights are 0)."),
+    "segments_section": ("分句设置", "Text segmentation"),
+    "seg_tokens": ("分句最大 token 数", "Max tokens per segment"),
+    "seg_tokens_info": (
+        "建议 80–200；越大句子越长，越小切分越碎。",
+        "80–200 works well; larger = longer segments, smaller = more, shorter ones.",
+    ),
+    "preview": ("分句预览", "Segment preview"),
+    "col_index": ("序号", "#"),
+    "col_segment": ("分句内容", "Segment"),
+    "col_tokens": ("Token 数", "Tokens"),
+    "advanced": ("高级生成参数", "Advanced sampling settings"),
+    "do_sample": ("do_sample（采样）", "do_sample"),
+    "temperature": ("temperature（温度）", "temperature"),
+    "top_p": ("top_p", "top_p"),
+    "top_k": ("top_k（0 = 关闭）", "top_k (0 = off)"),
+    "num_beams": ("num_beams（束搜索宽度）", "num_beams"),
+    "repetition_penalty": ("repetition_penalty（重复惩罚）", "repetition_penalty"),
+    "length_penalty": ("length_penalty（长度惩罚）", "length_penalty"),
+    "max_mel_tokens": ("max_mel_tokens（每段最多音频 token）", "max_mel_tokens (audio tokens per segment)"),
+    "interval_silence": ("段间静音（毫秒）", "Silence between segments (ms)"),
+    "seed": ("随机种子（-1 = 随机）", "Seed (-1 = random)"),
+    "examples": ("示例", "Examples"),
+    "status_section": ("节点状态", "Node status"),
+    "refresh": ("刷新", "Refresh"),
+    "demo_banner": (
+        "⚠️ **演示模式**：没有找到 IndexTTS-2 模型权重，正在使用项目生成的随机权重演示检查点，"
+        "**生成的音频是噪声，不是语音**。下载真实模型：`hf download IndexTeam/IndexTTS-2 --local-dir checkpoints`"
+        "（以及 `checkpoints/README.md` 中的辅助模型），然后重新启动。",
+        "⚠️ **Demo mode**: no IndexTTS-2 weights were found, so the node runs a random-weight demo checkpoint "
+        "made by the project — **the audio is noise, not speech**. Get the real model with "
+        "`hf download IndexTeam/IndexTTS-2 --local-dir checkpoints` (plus the auxiliary models in "
+        "`checkpoints/README.md`) and restart.",
+    ),
+    "model_line": (
+        "模型：`{model}` · 设备：`{device}` · 精度：`{dtype}`",
+        "Model: `{model}` · device `{device}` · {dtype}",
+    ),
+    # progress and results
+    "queued": ("排队中：第 {position} 位", "Waiting in the queue: position {position}"),
+    "stage_starting": ("准备中", "Starting"),
+    "stage_prompt": ("分析参考音频", "Analysing the voice prompt"),
+    "stage_text": ("处理文本", "Processing the text"),
+    "stage_segment": ("合成第 {index}/{count} 段", "Synthesising segment {index}/{count}"),
+    "stage_finishing": ("保存音频", "Saving the audio"),
+    "result_info": (
+        "✅ 时长 **{duration:.2f} 秒** · 用时 {seconds:.2f} 秒 · RTF {rtf:.3f} · 任务 `{job}`",
+        "✅ **{duration:.2f} s** of audio · took {seconds:.2f} s · RTF {rtf:.3f} · job `{job}`",
+    ),
+    "error_prompt_missing": ("请先上传或录制音色参考音频。", "Upload or record a voice reference first."),
+    "error_text_missing": ("请输入要合成的文本。", "Type the text to speak first."),
+    "error_emo_audio_missing": (
+        "「使用情感参考音频」模式需要上传情感参考音频。",
+        "The emotion-audio mode needs an emotion reference recording.",
+    ),
+    "error_request": ("参数有误：{detail}", "Invalid settings: {detail}"),
+    "error_audio": ("音频无法使用：{detail}", "The audio cannot be used: {detail}"),
+    "error_busy": ("节点繁忙：{detail}", "The node is busy: {detail}"),
+    "error_failed": ("生成失败：{detail}", "Generation failed: {detail}"),
+    # connection status panel
+    "status_local": (
+        "🖥️ **本地模式**：未连接中央空间服务器（使用 `--websocket-mode` 启用）。",
+        "🖥️ **Local mode**: not connected to a central spaces server (enable with `--websocket-mode`).",
+    ),
+    "status_connecting": (
+        "🟡 **正在连接** {server} （空间 `{space}`）…",
+        "🟡 **Connecting** to {server} (space `{space}`)…",
+    ),
+    "status_connected": (
+        "🟢 **已连接** 空间 `{space}` @ {server} · 连接 ID `{connection_id}` · 自 {since} 起",
+        "🟢 **Connected** to space `{space}` @ {server} · connection `{connection_id}` · since {since}",
+    ),
+    "status_disconnected": ("🔴 **连接断开**，正在重连 {server} …", "🔴 **Disconnected**, reconnecting to {server}…"),
+    "status_error": ("🔴 **错误**：{error}", "🔴 **Error**: {error}"),
+    "status_counters": (
+        "远程任务：收到 {received} · 完成 {done} · 失败 {failed} · 平均耗时 {mean:.2f} 秒",
+        "Remote jobs: received {received} · done {done} · failed {failed} · mean {mean:.2f} s",
+    ),
+    "status_queue": (
+        "本机队列：等待 {pending} · 运行 {running} · 已完成 {completed} · 失败 {failed_jobs} · 平均 RTF {rtf:.3f}",
+        "Local queue: waiting {pending} · running {running} · completed {completed} · failed {failed_jobs} · "
+        "mean RTF {rtf:.3f}",
+    ),
+}
+
+
+def text(key: str, lang: str, **values: object) -> str:
+    zh, en = STRINGS[key]
+    template = zh if lang == "zh" else en
+    return template.format(**values) if values else template
+
+
+def emotion_labels(lang: str) -> list[str]:
+    return EMOTION_LABELS["zh" if lang == "zh" else "en"]

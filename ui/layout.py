@@ -1,0 +1,329 @@
+"""The page: components, which controls each emotion mode shows, language switching, events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from serving.node import Node
+from serving.request import EMOTION_COUNT, EmotionMode
+from ui.examples import load_cases
+from ui.handlers import SAMPLING_FIELDS, UiHandlers
+from ui.i18n import DEFAULT_LANG, LANGUAGES, emotion_labels, text
+
+CSS = """
+.demo-banner { background: #fff1f0; border: 2px solid #cf1322; border-radius: 8px; padding: 4px 14px; }
+.demo-banner * { color: #a8071a !important; }
+#lang-switch { max-width: 260px; margin-left: auto; }
+"""
+
+# Follow the browser's language unless the visitor chose one before (kept in localStorage).
+DETECT_LANGUAGE_JS = """
+() => {
+  const saved = window.localStorage.getItem("indextts-lang");
+  if (saved === "zh" || saved === "en") return saved;
+  return (navigator.language || "zh").toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+"""
+REMEMBER_LANGUAGE_JS = "(lang) => { window.localStorage.setItem('indextts-lang', lang); return lang; }"
+
+STATUS_REFRESH_SECONDS = 3.0
+
+
+def _mode_choices(lang: str) -> list[tuple[str, str]]:
+    keys = {EmotionMode.NONE: "mode_none", EmotionMode.AUDIO: "mode_audio"}
+    keys |= {EmotionMode.VECTOR: "mode_vector", EmotionMode.TEXT: "mode_text"}
+    return [(text(key, lang), mode.value) for mode, key in keys.items()]
+
+
+class Translations:
+    """Components and how to word them in a language; `updates(lang)` re-labels them all."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[gr.components.Component | gr.blocks.BlockContext, Callable[[str], dict]]] = []
+
+    def add(self, component: Any, make: Callable[[str], dict] | None = None, **keys: str) -> Any:
+        def words(lang: str) -> dict:
+            return {prop: text(key, lang) for prop, key in keys.items()} | (make(lang) if make else {})
+
+        self._items.append((component, words))
+        return component
+
+    @property
+    def components(self) -> list[Any]:
+        return [component for component, _ in self._items]
+
+    def updates(self, lang: str) -> list[dict]:
+        return [gr.update(**words(lang)) for _, words in self._items]
+
+
+def _mode_visibility(mode: str) -> list[dict]:
+    """emo_audio, vector group, emo_text, emo_alpha, use_random."""
+    m = EmotionMode(mode)
+    return [
+        gr.update(visible=m is EmotionMode.AUDIO),
+        gr.update(visible=m is EmotionMode.VECTOR),
+        gr.update(visible=m is EmotionMode.TEXT),
+        gr.update(visible=m is not EmotionMode.NONE),
+        gr.update(visible=m in (EmotionMode.VECTOR, EmotionMode.TEXT)),
+    ]
+
+
+def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | None = None) -> gr.Blocks:
+    handlers = UiHandlers(node)
+    tr = Translations()
+    lang0 = DEFAULT_LANG
+    seg_default = min(600, max(20, gui_seg_tokens))
+    loaded = node.loaded
+
+    with gr.Blocks(title="IndexTTS2 · IndexTTS Node") as blocks:
+        with gr.Row(equal_height=True):
+            tr.add(gr.Markdown(text("title", lang0)), value="title")
+            lang = gr.Radio(LANGUAGES, value=lang0, label=text("language", lang0), elem_id="lang-switch")
+            tr.add(lang, label="language")
+        if loaded.demo:
+            tr.add(
+                gr.Markdown(text("demo_banner", lang0), elem_classes="demo-banner", elem_id="demo-banner"),
+                value="demo_banner",
+            )
+        tr.add(gr.Markdown(text("subtitle", lang0)), value="subtitle")
+
+        with gr.Row():
+            with gr.Column():
+                prompt_audio = tr.add(
+                    gr.Audio(
+                        sources=["upload", "microphone"],
+                        type="filepath",
+                        label=text("prompt_audio", lang0),
+                        elem_id="prompt-audio",
+                    ),
+                    label="prompt_audio",
+                )
+                text_box = tr.add(
+                    gr.Textbox(
+                        label=text("text", lang0),
+                        placeholder=text("text_placeholder", lang0),
+                        lines=5,
+                        max_length=10_000,
+                        elem_id="text-input",
+                    ),
+                    label="text",
+                    placeholder="text_placeholder",
+                )
+                generate_button = tr.add(
+                    gr.Button(text("generate", lang0), variant="primary", elem_id="generate"), value="generate"
+                )
+            with gr.Column():
+                result_audio = tr.add(
+                    gr.Audio(
+                        label=text("result", lang0),
+                        type="filepath",
+                        interactive=False,
+                        buttons=["download"],
+                        elem_id="result-audio",
+                    ),
+                    label="result",
+                )
+                result_info = gr.Markdown(elem_id="result-info")
+
+        with gr.Accordion(text("emotion_section", lang0), open=True) as emotion_section:
+            tr.add(emotion_section, label="emotion_section")
+            emo_mode = tr.add(
+                gr.Radio(
+                    _mode_choices(lang0),
+                    value=EmotionMode.NONE.value,
+                    label=text("emo_mode", lang0),
+                    elem_id="emo-mode",
+                ),
+                lambda lang: {"choices": _mode_choices(lang)},
+                label="emo_mode",
+            )
+            emo_audio = tr.add(
+                gr.Audio(
+                    sources=["upload", "microphone"],
+                    type="filepath",
+                    label=text("emo_audio", lang0),
+                    visible=False,
+                    elem_id="emo-audio",
+                ),
+                label="emo_audio",
+            )
+            with gr.Group(visible=False, elem_id="emo-vector") as vector_group:
+                with gr.Row():
+                    sliders = []
+                    for index in range(EMOTION_COUNT):
+                        slider = gr.Slider(
+                            0.0,
+                            1.0,
+                            value=0.0,
+                            step=0.05,
+                            label=emotion_labels(lang0)[index],
+                            elem_id=f"emo-vec-{index + 1}",
+                        )
+                        sliders.append(tr.add(slider, lambda lang, i=index: {"label": emotion_labels(lang)[i]}))
+                vector_note = gr.Markdown(handlers.vector_note(lang0, *[0.0] * EMOTION_COUNT), elem_id="vector-note")
+            emo_text = tr.add(
+                gr.Textbox(
+                    label=text("emo_text", lang0),
+                    placeholder=text("emo_text_placeholder", lang0),
+                    visible=False,
+                    elem_id="emo-text",
+                ),
+                label="emo_text",
+                placeholder="emo_text_placeholder",
+            )
+            with gr.Row():
+                emo_alpha = tr.add(
+                    gr.Slider(
+                        0.0,
+                        1.0,
+                        value=0.65,
+                        step=0.01,
+                        label=text("emo_alpha", lang0),
+                        info=text("emo_alpha_info", lang0),
+                        visible=False,
+                        elem_id="emo-alpha",
+                    ),
+                    label="emo_alpha",
+                    info="emo_alpha_info",
+                )
+                use_random = tr.add(
+                    gr.Checkbox(
+                        False, label=text("use_random", lang0), info=text("use_random_info", lang0), visible=False
+                    ),
+                    label="use_random",
+                    info="use_random_info",
+                )
+
+        with gr.Accordion(text("segments_section", lang0), open=True) as segments_section:
+            tr.add(segments_section, label="segments_section")
+            seg_tokens = tr.add(
+                gr.Slider(
+                    20,
+                    600,
+                    value=seg_default,
+                    step=2,
+                    label=text("seg_tokens", lang0),
+                    info=text("seg_tokens_info", lang0),
+                    elem_id="seg-tokens",
+                ),
+                label="seg_tokens",
+                info="seg_tokens_info",
+            )
+            preview = tr.add(
+                gr.Dataframe(
+                    headers=[text(k, lang0) for k in ("col_index", "col_segment", "col_tokens")],
+                    datatype=["number", "str", "number"],
+                    label=text("preview", lang0),
+                    interactive=False,
+                    wrap=True,
+                    elem_id="segment-preview",
+                ),
+                lambda lang: {"headers": [text(k, lang) for k in ("col_index", "col_segment", "col_tokens")]},
+                label="preview",
+            )
+
+        with gr.Accordion(text("advanced", lang0), open=False) as advanced:
+            tr.add(advanced, label="advanced")
+            with gr.Row():
+                do_sample = tr.add(gr.Checkbox(True, label=text("do_sample", lang0)), label="do_sample")
+                temperature = tr.add(
+                    gr.Slider(0.1, 2.0, value=0.8, step=0.1, label=text("temperature", lang0)), label="temperature"
+                )
+                top_p = tr.add(gr.Slider(0.0, 1.0, value=0.8, step=0.01, label=text("top_p", lang0)), label="top_p")
+                top_k = tr.add(gr.Slider(0, 100, value=30, step=1, label=text("top_k", lang0)), label="top_k")
+            with gr.Row():
+                num_beams = tr.add(gr.Slider(1, 10, value=3, step=1, label=text("num_beams", lang0)), label="num_beams")
+                repetition_penalty = tr.add(
+                    gr.Number(10.0, minimum=0.1, maximum=20.0, step=0.1, label=text("repetition_penalty", lang0)),
+                    label="repetition_penalty",
+                )
+                length_penalty = tr.add(
+                    gr.Number(0.0, minimum=-2.0, maximum=2.0, step=0.1, label=text("length_penalty", lang0)),
+                    label="length_penalty",
+                )
+                max_mel_tokens = tr.add(
+                    gr.Slider(
+                        50, 1815, value=1500, step=10, label=text("max_mel_tokens", lang0), elem_id="max-mel-tokens"
+                    ),
+                    label="max_mel_tokens",
+                )
+            with gr.Row():
+                interval_silence = tr.add(
+                    gr.Slider(0, 2000, value=200, step=10, label=text("interval_silence", lang0)),
+                    label="interval_silence",
+                )
+                seed = tr.add(gr.Number(-1, precision=0, label=text("seed", lang0), elem_id="seed"), label="seed")
+
+        cases = load_cases(examples_file) if examples_file else []
+        if cases:
+            gr.Examples(
+                examples=[case.row() for case in cases],
+                inputs=[prompt_audio, text_box, emo_mode, emo_audio, emo_alpha, *sliders, emo_text],
+                label="示例 / Examples",
+                example_labels=[case.label() for case in cases],
+                examples_per_page=20,
+            )
+
+        with gr.Accordion(text("status_section", lang0), open=True) as status_section:
+            tr.add(status_section, label="status_section")
+            status_md = gr.Markdown(handlers.status_markdown(lang0), elem_id="node-status")
+            refresh = tr.add(gr.Button(text("refresh", lang0), size="sm"), value="refresh")
+        model_line = gr.Markdown(
+            text("model_line", lang0, model=loaded.model_dir, device=loaded.device, dtype=loaded.dtype)
+        )
+        tr.add(
+            model_line,
+            lambda lang: {
+                "value": text("model_line", lang, model=loaded.model_dir, device=loaded.device, dtype=loaded.dtype)
+            },
+        )
+
+        # --- events --------------------------------------------------------------------------------
+        quiet = {"show_progress": "hidden", "queue": False}
+        emo_mode.change(_mode_visibility, emo_mode, [emo_audio, vector_group, emo_text, emo_alpha, use_random], **quiet)
+        for slider in sliders:
+            slider.change(handlers.vector_note, [lang, *sliders], vector_note, **quiet)
+        for trigger in (text_box.change, seg_tokens.change):
+            trigger(handlers.preview, [text_box, seg_tokens], preview, **quiet)
+
+        def relabel(lang_value: str, *vector: float) -> list[Any]:
+            return [
+                *tr.updates(lang_value),
+                handlers.vector_note(lang_value, *vector),
+                handlers.status_markdown(lang_value),
+            ]
+
+        lang.change(relabel, [lang, *sliders], [*tr.components, vector_note, status_md], **quiet)
+        lang.input(None, lang, None, js=REMEMBER_LANGUAGE_JS, **quiet)
+        blocks.load(None, None, lang, js=DETECT_LANGUAGE_JS)
+        blocks.load(handlers.preview, [text_box, seg_tokens], preview, **quiet)
+
+        refresh.click(handlers.status_markdown, lang, status_md, **quiet)
+        gr.Timer(STATUS_REFRESH_SECONDS).tick(handlers.status_markdown, lang, status_md, **quiet)
+
+        sampling_inputs = {
+            "do_sample": do_sample,
+            "temperature": temperature,
+            "top_p": top_p,
+            "top_k": top_k,
+            "num_beams": num_beams,
+            "repetition_penalty": repetition_penalty,
+            "length_penalty": length_penalty,
+            "max_mel_tokens": max_mel_tokens,
+            "interval_silence": interval_silence,
+            "seed": seed,
+        }
+        generate_button.click(
+            handlers.generate,
+            [lang, prompt_audio, text_box, emo_mode, emo_audio, emo_alpha, *sliders, emo_text, use_random, seg_tokens]
+            + [sampling_inputs[name] for name in SAMPLING_FIELDS],
+            [result_audio, result_info],
+            # Many pages may wait at once; the node's own queue orders them and reports positions.
+            concurrency_limit=None,
+            api_name="generate",
+        )
+    return blocks

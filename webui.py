@@ -1,0 +1,90 @@
+"""IndexTTS Node: the Gradio UI on :7860, on a FastAPI app that later HTTP routes share.
+
+    python webui.py [--port 7860] [--model_dir ./checkpoints] [--fp16] [--demo] …
+
+Every flag has an environment twin (`INDEXTTS_<FLAG>`); see `python webui.py --help`.
+Without real weights the UI runs on a tiny random-weight demo checkpoint and says so on the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI
+
+from indextts.errors import CheckpointError
+from serving.app import create_app
+from serving.engine import load_engine
+from serving.node import Node
+from serving.options import add_engine_flags, add_flag, add_node_flags, engine_options, node_settings, setup_logging
+from serving.status import ConnectionStatus
+from ui.layout import CSS, build_blocks
+
+log = logging.getLogger("indextts.webui")
+EXAMPLES_FILE = Path(__file__).resolve().parent / "examples" / "cases.jsonl"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flag(parser, "--port", 7860, "HTTP port of the UI and the API", int)
+    add_flag(parser, "--host", "0.0.0.0", "interface to listen on")
+    add_flag(parser, "--gui_seg_tokens", 120, "initial max tokens per segment in the UI (20–600)", int)
+    space = parser.add_argument_group("central spaces server")
+    add_flag(space, "--websocket-mode", False, "connect out to a central spaces server and take its jobs", bool)
+    add_flag(space, "--websocket-server", "", "the spaces server's URL, e.g. https://spaces.example.com")
+    add_flag(space, "--websocket-space", "", "the space to register this node with")
+    add_engine_flags(parser)
+    add_node_flags(parser)
+    return parser.parse_args(argv)
+
+
+def build_app(node: Node, gui_seg_tokens: int = 120) -> FastAPI:
+    """The node's one ASGI app: HTTP routes plus the UI mounted at /."""
+    app = create_app(node)
+    blocks = build_blocks(node, gui_seg_tokens, EXAMPLES_FILE)
+    blocks.queue(default_concurrency_limit=4)
+    allowed = [str(node.settings.outputs_dir.resolve()), str(EXAMPLES_FILE.parent)]
+    return gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        css=CSS,
+        allowed_paths=allowed,
+        max_file_size="50mb",
+        footer_links=["api", "settings"],
+        ssr_mode=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    status = ConnectionStatus(args.websocket_server, args.websocket_space)
+    if args.websocket_mode:
+        if not (args.websocket_server and args.websocket_space):
+            print("--websocket-mode needs --websocket-server URL and --websocket-space NAME", file=sys.stderr)
+            return 2
+        status.set_state("error", error="this build has no space client yet; the node serves locally")
+    try:
+        loaded = load_engine(engine_options(args))
+    except CheckpointError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
+    node = Node(loaded, node_settings(args, args.websocket_server if args.websocket_mode else ""), status)
+    app = build_app(node, args.gui_seg_tokens)
+    shown_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+    log.info("IndexTTS Node UI on http://%s:%d%s", shown_host, args.port, " (DEMO checkpoint)" if loaded.demo else "")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="debug" if args.verbose else "warning")
+    finally:
+        node.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
