@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from indextts.pipeline import IndexTTS2
 from serving.engine import LoadedEngine
 from serving.jobs import Job, JobQueue
 from serving.outputs import OutputStore
@@ -56,7 +57,7 @@ class Node:
         self.status = status or ConnectionStatus()
 
     @property
-    def engine(self):
+    def engine(self) -> IndexTTS2:
         return self.loaded.engine
 
     def submit(self, request: SynthesisRequest, origin: str) -> Job:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
@@ -79,22 +79,30 @@ class UiHandlers:
             **sampling,
         }
 
-    def generate(self, lang: str, *values: object, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
-        """Queue one synthesis and follow it: queue position, then stage and fraction; → (wav path, info)."""
+    def generate(
+        self,
+        lang: str,
+        *values: object,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 — Gradio finds its progress hook by this default
+    ) -> Iterator[tuple[object, str]]:
+        """Queue one synthesis and follow it (queue position, then stage and fraction) until its WAV is ready.
+
+        A generator, so that when the page goes away Gradio closes it and a job still waiting in
+        the queue gives its place back.
+        """
         (prompt_audio, text_value, emo_mode, emo_audio, emo_alpha, *rest) = values
         vector, (emo_text, use_random, seg_tokens, *sampling_values) = rest[:EMOTION_COUNT], rest[EMOTION_COUNT:]
-        sampling = dict(zip(SAMPLING_FIELDS, sampling_values, strict=True))
         fields = self.build_request(
             prompt_audio,  # type: ignore[arg-type]
             text_value,  # type: ignore[arg-type]
-            emo_mode,  # type: ignore[arg-type]
+            str(emo_mode),
             emo_audio,  # type: ignore[arg-type]
             float(emo_alpha),  # type: ignore[arg-type]
             [float(v) for v in vector],  # type: ignore[arg-type]
             emo_text,  # type: ignore[arg-type]
             bool(use_random),
             int(seg_tokens),  # type: ignore[call-overload]
-            sampling,
+            dict(zip(SAMPLING_FIELDS, sampling_values, strict=True)),
             lang,
         )
         try:
@@ -106,9 +114,14 @@ class UiHandlers:
         except QueueFullError as exc:
             raise gr.Error(text("error_busy", lang, detail=exc)) from None
         try:
-            self._follow(job, lang, progress)
+            shown = None
+            for fraction, description in self._follow(job, lang):
+                progress(fraction, desc=description)
+                if description != shown:
+                    shown = description
+                    yield gr.skip(), f"⏳ {description}"
         finally:
-            if not job.finished:  # the page went away while waiting: give the place back
+            if not job.finished:  # the page went away while the job waited: give its place back
                 self.node.queue.cancel(job.id)
         if job.state is not JobState.COMPLETED or job.result is None:
             raise gr.Error(text("error_failed", lang, detail=job.error or job.state.value))
@@ -116,16 +129,17 @@ class UiHandlers:
         info = text(
             "result_info", lang, duration=result.duration, seconds=result.processing_time, rtf=result.rtf, job=job.id
         )
-        return str(result.path), info
+        yield str(result.path), info
 
-    def _follow(self, job: Job, lang: str, progress: gr.Progress) -> None:
+    def _follow(self, job: Job, lang: str) -> Iterator[tuple[float, str]]:
+        """(fraction, words) for the page until the job finishes."""
         queue, version = self.node.queue, -1
         while not job.finished:
             position = queue.position(job)
             if position > 0:
-                progress(0.0, desc=text("queued", lang, position=position))
+                yield 0.0, text("queued", lang, position=position)
             else:
-                progress(job.progress, desc=_stage_text(job.stage, lang))
+                yield job.progress, _stage_text(job.stage, lang)
             version = queue.wait(job, version, timeout=POLL_SECONDS * 4)
             time.sleep(POLL_SECONDS)  # coalesce bursts of updates into one message to the page
 
