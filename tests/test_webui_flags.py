@@ -40,11 +40,18 @@ def test_every_flag_of_the_official_ui_is_accepted(parse):
     argv = "--port 1 --host h --model_dir m --fp16 --deepspeed --cuda_kernel --gui_seg_tokens 80 --verbose"
     argv += " --websocket-server http://s --websocket-space x --websocket-mode --device cpu --demo"
     args = parse(argv.split())
-    assert (args.websocket_server, args.websocket_space, args.device, args.gui_seg_tokens) == ("http://s", "x", "cpu", 80)
+    assert (args.websocket_server, args.websocket_space, args.device, args.gui_seg_tokens) == (
+        "http://s",
+        "x",
+        "cpu",
+        80,
+    )
 
 
 def test_help_names_each_env_twin():
-    result = subprocess.run([sys.executable, "webui.py", "--help"], cwd=REPO, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "webui.py", "--help"], cwd=REPO, capture_output=True, text=True, check=True
+    )
     for twin in ("INDEXTTS_PORT", "INDEXTTS_MODEL_DIR", "INDEXTTS_WEBSOCKET_MODE", "INDEXTTS_DEVICE"):
         assert twin in result.stdout
 
