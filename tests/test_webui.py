@@ -150,6 +150,27 @@ def test_demo_page_generates_in_each_emotion_mode(webui, browser):
     assert len(list((folder / "outputs").glob("tts_*.wav"))) == 4
 
 
+def test_a_second_page_sees_its_place_in_the_queue_then_its_result(webui, browser):
+    url = webui[0]
+    first, second = _open(browser, url), _open(browser, url)
+    for page in (first, second):
+        _prepare_fast_request(page)
+    first.locator("#text-input textarea").fill(
+        "今天天气很好，我们一起去公园散步吧。明天如果下雨的话，我们就待在家里看书。" * 3
+    )
+    _set_number(first, "max-mel-tokens", 600)  # several long segments keep the worker busy for a while
+    first.wait_for_function(IDLE_JS)
+    first.locator("#generate").click()
+    first.wait_for_function("() => document.querySelector('#result-info').innerText.includes('合成第')")
+
+    second.locator("#generate").click()
+    second.wait_for_function("() => document.querySelector('#result-info').innerText.includes('前面还有 1 个任务')")
+    first.wait_for_function(f"() => ({JOB_ID_JS})()", timeout=GENERATION_TIMEOUT_MS)
+    second.wait_for_function(f"() => ({JOB_ID_JS})()", timeout=GENERATION_TIMEOUT_MS)
+    assert "RTF" in first.locator("#result-info").inner_text()
+    assert "RTF" in second.locator("#result-info").inner_text()
+
+
 def test_mode_switch_shows_only_that_modes_controls(webui, browser):
     page = _open(browser, webui[0])
     assert not page.locator("#emo-audio").is_visible() and not page.locator("#emo-vec-1").is_visible()

@@ -137,7 +137,7 @@ class UiHandlers:
         while not job.finished:
             position = queue.position(job)
             if position > 0:
-                yield 0.0, text("queued", lang, position=position)
+                yield 0.0, text("queued", lang, ahead=position - 1)
             else:
                 yield job.progress, _stage_text(job.stage, lang)
             version = queue.wait(job, version, timeout=POLL_SECONDS * 4)

@@ -86,7 +86,7 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Model: `{model}` · device `{device}` · {dtype}",
     ),
     # progress and results
-    "queued": ("排队中：第 {position} 位", "Waiting in the queue: position {position}"),
+    "queued": ("排队中：前面还有 {ahead} 个任务", "Waiting in the queue: {ahead} job(s) ahead"),
     "stage_starting": ("准备中", "Starting"),
     "stage_prompt": ("分析参考音频", "Analysing the voice prompt"),
     "stage_text": ("处理文本", "Processing the text"),
