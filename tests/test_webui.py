@@ -214,6 +214,14 @@ def test_language_follows_the_browser_and_the_switch(webui, browser):
     page = _open(browser, url, context=context)
     page.wait_for_function("() => document.querySelector('#generate').innerText.trim() === 'Generate'")
     assert "Demo mode" in page.locator("#demo-banner").inner_text()
+    page.get_by_text("voice_10 · vector").click()  # an example fills the inputs and keeps the language
+    page.locator("#emo-vec-6").wait_for(state="visible")
+    assert page.locator("#emo-vec-6 input[type=number]").input_value() == "0.7"
+    page.wait_for_function(f"() => ({ROWS_JS})().length === 1")
+    page.wait_for_timeout(500)
+    assert page.locator("#text-input").get_by_text("Text", exact=True).is_visible()
+    assert page.get_by_text("Emotion vector", exact=True).is_visible()
+    assert page.locator("#segment-preview").get_by_text("Segment", exact=True).is_visible()
     page.get_by_text("中文", exact=True).click()
     page.wait_for_function("() => document.querySelector('#generate').innerText.trim() === '生成语音'")
     assert page.get_by_text("情感控制方式").is_visible()

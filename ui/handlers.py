@@ -145,16 +145,18 @@ class UiHandlers:
 
     # --- read-only helpers -----------------------------------------------------------------------
 
-    def preview(self, text_value: str, seg_tokens: float) -> list[list[object]]:
+    def preview(self, text_value: str, seg_tokens: float, lang: str) -> dict[str, list]:
         """The segments synthesis would make, with their token counts (the same split as inference)."""
+        headers = [text(key, lang) for key in ("col_index", "col_segment", "col_tokens")]
         if not (text_value or "").strip():
-            return []
+            return {"headers": headers, "data": []}
         try:
             segments = self.node.engine.split_segments(text_value, int(seg_tokens))
         except Exception as exc:  # a preview must never break the page
             log.warning("segment preview failed: %s", exc)
-            return []
-        return [[index + 1, segment.text, len(segment.ids)] for index, segment in enumerate(segments)]
+            return {"headers": headers, "data": []}
+        rows = [[index + 1, segment.text, len(segment.ids)] for index, segment in enumerate(segments)]
+        return {"headers": headers, "data": rows}
 
     def vector_note(self, lang: str, *vector: float) -> str:
         from indextts.emotion.vectors import EMOTION_BIAS, EMOTION_SUM_CAP

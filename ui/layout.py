@@ -260,7 +260,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
 
         cases = load_cases(examples_file) if examples_file else []
         if cases:
-            gr.Examples(
+            examples = gr.Examples(
                 examples=[case.row() for case in cases],
                 inputs=[prompt_audio, text_box, emo_mode, emo_audio, emo_alpha, *sliders, emo_text],
                 label="示例 / Examples",
@@ -288,7 +288,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
         for slider in sliders:
             slider.change(handlers.vector_note, [lang, *sliders], vector_note, **quiet)
         for trigger in (text_box.change, seg_tokens.change):
-            trigger(handlers.preview, [text_box, seg_tokens], preview, **quiet)
+            trigger(handlers.preview, [text_box, seg_tokens, lang], preview, **quiet)
 
         def relabel(lang_value: str, *vector: float) -> list[Any]:
             return [
@@ -300,7 +300,9 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
         lang.change(relabel, [lang, *sliders], [*tr.components, vector_note, status_md], **quiet)
         lang.input(None, lang, None, js=REMEMBER_LANGUAGE_JS, **quiet)
         blocks.load(None, None, lang, js=DETECT_LANGUAGE_JS)
-        blocks.load(handlers.preview, [text_box, seg_tokens], preview, **quiet)
+        blocks.load(handlers.preview, [text_box, seg_tokens, lang], preview, **quiet)
+        if cases:  # an example restores its inputs' original (Chinese) labels: word them again
+            examples.load_input_event.then(relabel, [lang, *sliders], [*tr.components, vector_note, status_md], **quiet)
 
         refresh.click(handlers.status_markdown, lang, status_md, **quiet)
         gr.Timer(STATUS_REFRESH_SECONDS).tick(handlers.status_markdown, lang, status_md, **quiet)
