@@ -29,7 +29,7 @@ def _stage_text(stage: str, lang: str) -> str:
     return text(key, lang) if key in _KNOWN_STAGES else stage
 
 
-_KNOWN_STAGES = {"stage_starting", "stage_prompt", "stage_text", "stage_finishing"}
+_KNOWN_STAGES = {"stage_starting", "stage_prompt", "stage_text", "stage_finishing", "stage_done"}
 
 
 def _read_upload(path: str | None) -> bytes | None:

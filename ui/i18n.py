@@ -92,6 +92,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "stage_text": ("处理文本", "Processing the text"),
     "stage_segment": ("合成第 {index}/{count} 段", "Synthesising segment {index}/{count}"),
     "stage_finishing": ("保存音频", "Saving the audio"),
+    "stage_done": ("完成", "Done"),
     "result_info": (
         "✅ 时长 **{duration:.2f} 秒** · 用时 {seconds:.2f} 秒 · RTF {rtf:.3f} · 任务 `{job}`",
         "✅ **{duration:.2f} s** of audio · took {seconds:.2f} s · RTF {rtf:.3f} · job `{job}`",
