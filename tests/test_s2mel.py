@@ -441,3 +441,53 @@ def test_solver_is_deterministic_and_leaves_the_noise_alone(tiny: S2Mel):
 def test_generate_mel_checks_the_prompt_condition_length(tiny: S2Mel):
     with pytest.raises(ValueError, match="regulate the prompt"):
         tiny.generate_mel(torch.zeros(1, 4, 64), torch.zeros(1, 6, 64), torch.zeros(1, 80, 5), torch.zeros(1, 192))
+
+
+# --- skipping the prompt frames' velocity (the sampler resets them after every step) ----------------
+
+
+def _small_dit() -> DiT:
+    torch.manual_seed(0)
+    dit = DiT(
+        in_channels=6,
+        hidden_dim=16,
+        depth=3,
+        num_heads=2,
+        content_dim=8,
+        style_dim=3,
+        content_codebook_size=4,
+        wavenet_hidden=16,
+        wavenet_layers=3,
+        max_positions=64,
+    )
+    return _random_(dit)
+
+
+def test_dit_output_from_gives_a_full_calls_velocity_from_that_frame_on():
+    dit = _small_dit()
+    T, P = 40, 25
+    args = (torch.randn(2, 6, T), torch.randn(2, 6, T), torch.tensor([T]), torch.rand(2), torch.randn(2, 3))
+    cond = torch.randn(2, T, 8)
+    with torch.no_grad():
+        full = dit(*args, cond)
+        part = dit(*args, cond, output_from=P)
+        unmasked = dit(*args, cond, all_frames_valid=True)
+    assert dit.wavenet.receptive_halo == 6  # kernel 5 reads two frames back, in each of 3 layers
+    torch.testing.assert_close(part[..., P:], full[..., P:], rtol=1e-5, atol=1e-6)
+    assert not part[..., :P].any()
+    assert torch.equal(unmasked, full)  # an all-True mask changes no number
+
+
+def test_generate_mel_equals_the_solver_on_the_full_estimator(tiny: S2Mel):
+    g = torch.Generator().manual_seed(1)
+    P, G = 30, 9
+    width = tiny.estimator.cond_projection.in_features
+    prompt_condition, cond = torch.randn(1, P, width, generator=g), torch.randn(1, G, width, generator=g)
+    ref_mel, noise = torch.randn(1, 80, P, generator=g), torch.randn(1, 80, P + G, generator=g)
+    style = torch.randn(1, 192, generator=g)
+    mu = torch.cat([prompt_condition, cond], dim=1)
+    with torch.no_grad():
+        fast = tiny.generate_mel(prompt_condition, cond, ref_mel, style, steps=4, noise=noise)
+        full = solve_cfm(tiny.estimator, mu, ref_mel, style, steps=4, noise=noise)
+    assert tiny.estimator.wavenet.receptive_halo < P  # the head really skips frames
+    torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-6)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from indextts.config import DiTConfig, WaveNetConfig
@@ -118,10 +119,29 @@ class DiT(nn.Module):
     def max_frames(self) -> int:
         return self.input_pos.shape[0]
 
-    def forward(self, x: Tensor, prompt_x: Tensor, x_lens: Tensor, t: Tensor, style: Tensor, cond: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        prompt_x: Tensor,
+        x_lens: Tensor,
+        t: Tensor,
+        style: Tensor,
+        cond: Tensor,
+        output_from: int = 0,
+        all_frames_valid: bool = False,
+    ) -> Tensor:
         """x, prompt_x (B, M, T); x_lens (B or 1,) valid frames; t (B,); style (B, S); cond (B, T, K) → (B, M, T).
 
         The argument order is the official estimator's, so either can be handed to `solve_cfm`.
+        `output_from`: only the velocity of frames output_from… is wanted (the sampler discards the
+        prompt frames'); earlier frames of the result are 0. Every block but the transformer's last
+        still runs on every frame (they are attention keys); the last block, the per-frame head and the
+        WaveNet skip the unwanted frames, less the WaveNet's receptive halo. So the wanted frames get the
+        same computation as in a full call; only matrix products over fewer rows may round differently
+        (BLAS picks its blocking by size: ~2e-7 relative on the mel after 25 steps, see bench/s2mel_profile.py).
+        `all_frames_valid`: the caller knows x_lens covers every frame (always so at inference), so no
+        mask is built; attention and the WaveNet run faster without one, and an all-True mask changes
+        no number. Deciding it here from x_lens would cost a device sync at every step.
         """
         B, _, T = x.shape
         if self.max_frames < T:
@@ -129,6 +149,8 @@ class DiT(nn.Module):
                 f"the s2mel model handles at most {self.max_frames} mel frames (prompt + generated), got {T}; "
                 "use a shorter prompt or shorter text segments"
             )
+        if not 0 <= output_from < T:
+            raise ValueError(f"output_from must be a frame index in [0, {T}), got {output_from}")
         t1 = self.t_embedder(t)  # (B, D)
         x = x.transpose(1, 2)  # (B, T, M)
         x_in = torch.cat(
@@ -136,14 +158,23 @@ class DiT(nn.Module):
         )  # (B, T, 2M + D + S)
         x_in = self.cond_x_merge_linear(x_in)  # (B, T, D)
 
-        valid = torch.arange(T, device=x.device)[None, :] < x_lens[:, None]  # (B or 1, T)
-        frame_mask = valid.unsqueeze(1)  # (B or 1, 1, T)
-        attn_mask = frame_mask.unsqueeze(1).expand(-1, 1, T, T)  # (B or 1, 1, T, T): keys past x_lens hidden
-        x_res = self.transformer(x_in, t1.unsqueeze(1), self.input_pos[:T], attn_mask)  # (B, T, D)
-        x_res = self.skip_linear(torch.cat([x_res, x], dim=-1))  # (B, T, D)
+        if all_frames_valid:
+            frame_mask = attn_mask = None
+        else:
+            valid = torch.arange(T, device=x.device)[None, :] < x_lens[:, None]  # (B or 1, T)
+            frame_mask = valid.unsqueeze(1)  # (B or 1, 1, T)
+            attn_mask = frame_mask.unsqueeze(1).expand(-1, 1, T, T)  # (B or 1, 1, T, T): keys past x_lens hidden
 
-        h = self.conv1(x_res).transpose(1, 2)  # (B, C, T)
+        start = max(0, output_from - self.wavenet.receptive_halo)  # first frame the head computes
+        x_res = self.transformer(x_in, t1.unsqueeze(1), self.input_pos[:T], attn_mask, start)  # (B, T', D)
+        x_res = self.skip_linear(torch.cat([x_res, x[:, start:]], dim=-1))  # (B, T', D), T' = T − start
+
+        h = self.conv1(x_res).transpose(1, 2)  # (B, C, T')
         g = self.t_embedder2(t).unsqueeze(2)  # (B, C, 1)
-        h = self.wavenet(h, frame_mask, g).transpose(1, 2) + self.res_projection(x_res)  # (B, T, C)
-        h = self.final_layer(h, t1).transpose(1, 2)  # (B, C, T)
-        return self.conv2(h)  # (B, M, T)
+        head_mask = None if frame_mask is None else frame_mask[..., start:]  # (B or 1, 1, T')
+        h = self.wavenet(h, head_mask, g).transpose(1, 2) + self.res_projection(x_res)  # (B, T', C)
+        h = self.final_layer(h, t1).transpose(1, 2)  # (B, C, T')
+        velocity = self.conv2(h)  # (B, M, T')
+        if output_from == 0:
+            return velocity  # (B, M, T)
+        return F.pad(velocity[..., output_from - start :], (output_from, 0))  # (B, M, T), zero before output_from

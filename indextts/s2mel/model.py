@@ -18,6 +18,7 @@ missing or misshaped keys silently.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,9 @@ class S2Mel(nn.Module):
                 f"{ref_mel.shape[-1]}; regulate the prompt's semantic features to the mel length"
             )
         mu = torch.cat([prompt_condition, cond], dim=1)  # (1, T_ref + T_gen, C)
-        return solve_cfm(self.estimator, mu, ref_mel, style, steps, cfg_rate, temperature, noise, generator)
+        # The sampler resets the prompt frames after every step, so their velocity need not be computed.
+        estimator = partial(self.estimator, output_from=ref_mel.shape[-1], all_frames_valid=True)
+        return solve_cfm(estimator, mu, ref_mel, style, steps, cfg_rate, temperature, noise, generator)
 
 
 # --- checkpoint layout -----------------------------------------------------------------------------

@@ -88,18 +88,25 @@ class Attention(nn.Module):
         self.wqkv = nn.Linear(dim, 3 * n_heads * head_dim, bias=False)
         self.wo = nn.Linear(n_heads * head_dim, dim, bias=False)
 
-    def forward(self, x: Tensor, rope: Tensor, mask: Tensor | None) -> Tensor:
-        """x (B, T, D), rope (T, Dh/2, 2), mask (B or 1, 1, T, T) bool, True = may attend."""
+    def forward(self, x: Tensor, rope: Tensor, mask: Tensor | None, query_from: int = 0) -> Tensor:
+        """x (B, T, D), rope (T, Dh/2, 2), mask (B or 1, 1, T, T) bool, True = may attend → (B, Tq, D).
+
+        Only the queries of frames query_from… are answered (Tq = T − query_from); every frame is a key.
+        """
         B, T, _ = x.shape
         width = self.n_heads * self.head_dim
         q, k, v = self.wqkv(x).split(width, dim=-1)  # (B, T, H·Dh) each
-        q = apply_rotary(q.view(B, T, self.n_heads, self.head_dim), rope)  # (B, T, H, Dh)
+        q = q[:, query_from:]  # (B, Tq, H·Dh)
+        Tq = q.shape[1]
+        q = apply_rotary(q.view(B, Tq, self.n_heads, self.head_dim), rope[query_from:])  # (B, Tq, H, Dh)
         k = apply_rotary(k.view(B, T, self.n_heads, self.head_dim), rope)  # (B, T, H, Dh)
         v = v.view(B, T, self.n_heads, self.head_dim)  # (B, T, H, Dh)
-        q, k, v = (a.transpose(1, 2) for a in (q, k, v))  # (B, H, T, Dh)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, T, Dh)
-        y = y.transpose(1, 2).contiguous().view(B, T, width)  # (B, T, H·Dh)
-        return self.wo(y)  # (B, T, D)
+        q, k, v = (a.transpose(1, 2) for a in (q, k, v))  # (B, H, Tq or T, Dh)
+        if mask is not None:
+            mask = mask[:, :, query_from:]  # (B or 1, 1, Tq, T)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, Tq, Dh)
+        y = y.transpose(1, 2).contiguous().view(B, Tq, width)  # (B, Tq, H·Dh)
+        return self.wo(y)  # (B, Tq, D)
 
 
 class FeedForward(nn.Module):
@@ -125,12 +132,23 @@ class TransformerBlock(nn.Module):
         # Every block has one (and the checkpoint stores them all); only the late blocks use it.
         self.skip_in_linear = nn.Linear(2 * dim, dim) if uvit_skip else None
 
-    def forward(self, x: Tensor, c: Tensor, rope: Tensor, mask: Tensor | None, skip: Tensor | None = None) -> Tensor:
-        """x (B, T, D), c (B, 1, D), skip (B, T, D) from an early block or None → (B, T, D)."""
+    def forward(
+        self,
+        x: Tensor,
+        c: Tensor,
+        rope: Tensor,
+        mask: Tensor | None,
+        skip: Tensor | None = None,
+        query_from: int = 0,
+    ) -> Tensor:
+        """x (B, T, D), c (B, 1, D), skip (B, T, D) from an early block or None → (B, T − query_from, D).
+
+        Rows before query_from are still read as attention keys, but their outputs are not computed.
+        """
         if skip is not None:
             x = self.skip_in_linear(torch.cat([x, skip], dim=-1))  # (B, T, D)
-        h = x + self.attention(self.attention_norm(x, c), rope, mask)
-        return h + self.feed_forward(self.ffn_norm(h, c))
+        h = x[:, query_from:] + self.attention(self.attention_norm(x, c), rope, mask, query_from)  # (B, Tq, D)
+        return h + self.feed_forward(self.ffn_norm(h, c))  # (B, Tq, D)
 
 
 class Transformer(nn.Module):
@@ -155,13 +173,18 @@ class Transformer(nn.Module):
         self.norm = AdaptiveRMSNorm(dim, eps)
         self.emit_skip, self.receive_skip = uvit_skip_layers(depth) if uvit_skip else ((), ())
 
-    def forward(self, x: Tensor, c: Tensor, positions: Tensor, mask: Tensor | None) -> Tensor:
-        """x (B, T, D), c (B, 1, D), positions (T,) int, mask (B or 1, 1, T, T) bool → (B, T, D)."""
+    def forward(self, x: Tensor, c: Tensor, positions: Tensor, mask: Tensor | None, output_from: int = 0) -> Tensor:
+        """x (B, T, D), c (B, 1, D), positions (T,) int, mask (B or 1, 1, T, T) bool → (B, T − output_from, D).
+
+        Only the frames output_from… of the result are computed: every block but the last needs all
+        frames (they are the next block's attention keys), the last one only the wanted rows.
+        """
         rope = rotary_table(positions, self.head_dim, self.rope_base)  # (T, Dh/2, 2)
+        last = len(self.layers) - 1
         skips: list[Tensor] = []
         for i, layer in enumerate(self.layers):
             skip = skips.pop() if i in self.receive_skip else None
-            x = layer(x, c, rope, mask, skip)  # (B, T, D)
-            if i in self.emit_skip:
+            x = layer(x, c, rope, mask, skip, output_from if i == last else 0)  # (B, T, D); last (B, T − from, D)
+            if i in self.emit_skip:  # never the last block: it is past the middle
                 skips.append(x)
-        return self.norm(x, c)  # (B, T, D)
+        return self.norm(x, c)  # (B, T − output_from, D)

@@ -69,8 +69,16 @@ class WaveNet(nn.Module):
             for i in range(n_layers)
         )
 
-    def forward(self, x: Tensor, mask: Tensor, g: Tensor) -> Tensor:
-        """x (B, C, T), mask (B or 1, 1, T), g (B, G, 1) → (B, C, T)."""
+    @property
+    def receptive_halo(self) -> int:
+        """Input frames left of an output frame that it depends on: output frame i reads frames i − halo….
+
+        A crop of the input that starts at frame s therefore gives exact outputs from frame s + halo on.
+        """
+        return sum(layer.pad_left for layer in self.in_layers)
+
+    def forward(self, x: Tensor, mask: Tensor | None, g: Tensor) -> Tensor:
+        """x (B, C, T), mask (B or 1, 1, T) or None when every frame is valid, g (B, G, 1) → (B, C, T)."""
         C = self.hidden_channels
         g = self.cond_layer(g)  # (B, 2C·L, 1)
         skip = torch.zeros_like(x)  # (B, C, T)
@@ -80,8 +88,10 @@ class WaveNet(nn.Module):
             acts = torch.tanh(tanh_part) * torch.sigmoid(gate_part)  # (B, C, T)
             r = res_skip_layer(acts)  # (B, 2C, T), last layer (B, C, T)
             if i < self.n_layers - 1:
-                x = (x + r[:, :C, :]) * mask
+                x = x + r[:, :C, :]
+                if mask is not None:  # an all-valid mask would multiply by exactly 1
+                    x = x * mask
                 skip = skip + r[:, C:, :]
             else:
                 skip = skip + r
-        return skip * mask  # (B, C, T)
+        return skip if mask is None else skip * mask  # (B, C, T)
