@@ -190,11 +190,13 @@ def gpt_from_official(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tens
 def load_unified_voice(
     path: Path, cfg: ModelConfig, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ):
+    from indextts.gpt.gpt2 import store_projections_out_major
     from indextts.gpt.unified_voice import UnifiedVoice
 
     state: StateDict = gpt_from_official(torch_load(path, "GPT weights (gpt.pth)"))
     model = build_on_meta(lambda: UnifiedVoice(cfg.gpt, cfg.semantic_dim))
     load_strict(model, state, str(path))
+    store_projections_out_major(model)  # faster decode steps; `.to` below keeps the layout
     return model.to(device=device, dtype=dtype).eval()
 
 

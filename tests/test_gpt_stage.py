@@ -138,3 +138,22 @@ def test_latent_is_the_teacher_forced_hidden_state_before_each_code(gpt, prefix)
         expected = gpt.final_norm(gpt.gpt(sequence))[:, -5:-2]
     assert latent.shape == (1, 3, gpt.cfg.model_dim)
     torch.testing.assert_close(latent, expected)
+
+
+def test_projections_are_stored_out_major_with_the_same_shape_values_and_state_dict(gpt):
+    from indextts.gpt.gpt2 import Conv1D
+
+    loaded = [m for m in gpt.modules() if isinstance(m, Conv1D)]
+    assert loaded and all(m.weight.t().is_contiguous() for m in loaded)  # the loader's fast layout
+
+    torch.manual_seed(0)
+    layer = Conv1D(64, 96)
+    torch.nn.init.normal_(layer.weight)
+    torch.nn.init.normal_(layer.bias)
+    x = torch.randn(3, 64)
+    before, state = layer(x), copy.deepcopy(layer.state_dict())
+    layer.store_out_major()
+    assert layer.weight.shape == (64, 96) and layer.weight.t().is_contiguous()
+    torch.testing.assert_close(layer(x), before, rtol=1e-5, atol=1e-5)
+    assert all(torch.equal(layer.state_dict()[key], value) for key, value in state.items())
+    assert layer.to(torch.float64).weight.t().is_contiguous()  # moving or casting keeps the layout
