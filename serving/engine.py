@@ -7,14 +7,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from indextts.checkpoint import resolve_checkpoint
-from indextts.errors import CheckpointError
-from indextts.factory import is_demo_checkpoint, make_checkpoint
+from indextts.factory import demo, is_demo_checkpoint
 from indextts.pipeline import IndexTTS2
 
 log = logging.getLogger(__name__)
-
-DEMO_DIRNAME = "demo-checkpoint-tiny"
 
 
 @dataclass(frozen=True)
@@ -43,36 +39,12 @@ class LoadedEngine:
         return str(self.engine.dtype).removeprefix("torch.")
 
 
-def banner(lines: list[str]) -> str:
-    width = max(len(line) for line in lines) + 4
-    bar = "!" * width
-    return "\n".join([bar, *(f"! {line.ljust(width - 4)} !" for line in lines), bar])
-
-
 def choose_model_dir(options: EngineOptions) -> tuple[Path, str]:
-    """The folder to load and, for the demo checkpoint, why. Raises CheckpointError for a half-installed model."""
-    if options.demo:
-        return make_checkpoint(options.cache_dir / DEMO_DIRNAME, "tiny"), "--demo was given"
-    try:
-        resolve_checkpoint(options.model_dir)
-        return options.model_dir, ""
-    except CheckpointError as missing:
-        # Some weights present means someone is installing the real model: finish that, do not hide it.
-        if (options.model_dir / "gpt.pth").is_file() or (options.model_dir / "s2mel.pth").is_file():
-            raise
-        reason = f"no IndexTTS-2 weights in {options.model_dir}/.\n{missing}"
-    log.warning(
-        "\n%s\n%s",
-        banner(
-            [
-                f"No IndexTTS-2 model in {options.model_dir}/ — using the DEMO checkpoint",
-                f"in {options.cache_dir / DEMO_DIRNAME} (random weights, made by the project).",
-                "The audio it makes is NOISE, not speech. Get the real model: checkpoints/README.md",
-            ]
-        ),
-        reason,
-    )
-    return make_checkpoint(options.cache_dir / DEMO_DIRNAME, "tiny"), reason
+    """The folder to load and, for the demo checkpoint, why (logged loudly with what is missing)."""
+    model_dir, reason = demo.choose_model_dir(options.model_dir, options.cache_dir, options.demo)
+    if reason and not options.demo:
+        log.warning("\n%s\n%s", demo.demo_banner(options.model_dir, model_dir), reason)
+    return model_dir, reason
 
 
 def load_engine(options: EngineOptions) -> LoadedEngine:
@@ -81,9 +53,9 @@ def load_engine(options: EngineOptions) -> LoadedEngine:
     dtype = "float16" if options.fp16 else "float32"  # the engine keeps float32 off CUDA, as the official code
     log.info("loading IndexTTS2 from %s (device %s, %s)…", model_dir, options.device, dtype)
     engine = IndexTTS2(model_dir, device=options.device, dtype=dtype, cache_dir=options.cache_dir)
-    demo = bool(reason) or is_demo_checkpoint(model_dir)
+    is_demo = bool(reason) or is_demo_checkpoint(model_dir)
     seconds = time.perf_counter() - started
     log.info(
-        "model ready on %s (%s) in %.1f s%s", engine.device, engine.dtype, seconds, " — DEMO weights" if demo else ""
+        "model ready on %s (%s) in %.1f s%s", engine.device, engine.dtype, seconds, " — DEMO weights" if is_demo else ""
     )
-    return LoadedEngine(engine, model_dir, demo, reason or ("demo checkpoint" if demo else ""), seconds)
+    return LoadedEngine(engine, model_dir, is_demo, reason or ("demo checkpoint" if is_demo else ""), seconds)

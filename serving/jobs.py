@@ -95,19 +95,6 @@ class Job:
     def finished(self) -> bool:
         return self.state in FINAL_STATES
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "origin": self.origin,
-            "state": self.state.value,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "progress": round(self.progress, 3),
-            "stage": self.stage,
-            "error": self.error,
-        }
-
 
 @dataclass(frozen=True)
 class QueueStats:

@@ -26,30 +26,14 @@ class UsageError(Exception):
         self.flag = flag
 
 
-def _banner(lines: list[str]) -> str:
-    width = max(len(line) for line in lines) + 4
-    bar = "!" * width
-    return "\n".join([bar, *(f"! {line.ljust(width - 4)} !" for line in lines), bar])
-
-
 def resolve_model_dir(model_dir: Path, cache_dir: Path) -> Path:
     """The checkpoint folder to use: `model_dir` when it holds a model, else the demo checkpoint."""
-    if (model_dir / "gpt.pth").is_file():
-        return model_dir
-    from indextts.factory import make_checkpoint
+    from indextts.factory.demo import choose_model_dir, demo_banner
 
-    demo_dir = cache_dir / "demo-checkpoint-tiny"
-    print(
-        _banner(
-            [
-                f"No IndexTTS-2 model in {model_dir}/ — running on the DEMO checkpoint in {demo_dir}",
-                "(built by the project, not trained): output is NOT real speech.",
-                "Get the real model: see checkpoints/README.md.",
-            ]
-        ),
-        file=sys.stderr,
-    )
-    return make_checkpoint(demo_dir, "tiny")
+    chosen, reason = choose_model_dir(model_dir, cache_dir)
+    if reason:
+        print(demo_banner(model_dir, chosen), file=sys.stderr)
+    return chosen
 
 
 def add_model_dir_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
