@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from serving.auth import ApiKey
+from serving.metrics import NodeMetrics
 from serving.node import Node
 
 VERSION = "0.1.0"
 
 
-def create_app(node: Node) -> FastAPI:
+def create_app(node: Node, api_key: ApiKey | None = None, metrics: NodeMetrics | None = None) -> FastAPI:
     app = FastAPI(title="IndexTTS Node", version=VERSION, docs_url="/docs", redoc_url="/redoc")
     app.state.node = node
+    app.state.api_key = api_key or ApiKey()
+    app.state.metrics = metrics or NodeMetrics(node)
 
     @app.get("/health", tags=["node"])
     def health() -> dict[str, object]:

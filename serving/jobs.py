@@ -138,6 +138,7 @@ class JobQueue:
         self._closed = False
         self._counts = dict.fromkeys(("completed", "failed", "cancelled"), 0)
         self._processing_total = self._rtf_total = self._audio_total = 0.0
+        self._listeners: list[Callable[[Job], None]] = []
         self._worker = threading.Thread(target=self._work, name="synthesis-worker", daemon=True)
         self._worker.start()
 
@@ -158,6 +159,11 @@ class JobQueue:
             self._lock.notify_all()
         log.info("job %s queued from %s (%d waiting)", job.id, origin, len(self._pending))
         return job
+
+    def add_listener(self, on_finished: Callable[[Job], None]) -> None:
+        """Call `on_finished(job)` once per job that reaches a final state (metrics, journals)."""
+        with self._lock:
+            self._listeners.append(on_finished)
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -181,6 +187,7 @@ class JobQueue:
             self._pending.remove(job)
             self._finish(job, JobState.CANCELLED, error="cancelled before it started", error_kind="cancelled")
         log.info("job %s cancelled while waiting", job_id)
+        self._notify_listeners(job)
         return True
 
     def wait(self, job: Job, seen_version: int = -1, timeout: float | None = None) -> int:
@@ -230,9 +237,13 @@ class JobQueue:
         """Stop taking jobs, cancel the waiting ones and let the running one finish."""
         with self._lock:
             self._closed = True
-            while self._pending:
-                self._finish(self._pending.popleft(), JobState.CANCELLED, "the node shut down", "cancelled")
+            dropped = list(self._pending)
+            self._pending.clear()
+            for job in dropped:
+                self._finish(job, JobState.CANCELLED, "the node shut down", "cancelled")
             self._lock.notify_all()
+        for job in dropped:
+            self._notify_listeners(job)
         self._worker.join(timeout)
 
     # --- worker --------------------------------------------------------------------------------
@@ -287,6 +298,16 @@ class JobQueue:
             self._running = None
             job.result = result
             self._finish(job, state, error, kind)
+        self._notify_listeners(job)
+
+    def _notify_listeners(self, job: Job) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(job)
+            except Exception:
+                log.exception("a job listener failed on job %s", job.id)
 
     def _finish(self, job: Job, state: JobState, error: str | None, error_kind: str | None) -> None:
         """Under the lock: record the final state and the counters, wake every waiter."""
