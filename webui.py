@@ -24,6 +24,7 @@ from serving.node import Node
 from serving.options import add_engine_flags, add_flag, add_node_flags, engine_options, node_settings, setup_logging
 from serving.status import ConnectionStatus
 from ui.layout import CSS, build_blocks
+from ws_client import SpaceClient
 
 log = logging.getLogger("indextts.webui")
 EXAMPLES_FILE = Path(__file__).resolve().parent / "examples" / "cases.jsonl"
@@ -65,23 +66,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     status = ConnectionStatus(args.websocket_server, args.websocket_space)
-    if args.websocket_mode:
-        if not (args.websocket_server and args.websocket_space):
-            print("--websocket-mode needs --websocket-server URL and --websocket-space NAME", file=sys.stderr)
-            return 2
-        status.set_state("error", error="this build has no space client yet; the node serves locally")
+    if args.websocket_mode and not (args.websocket_server and args.websocket_space):
+        print("--websocket-mode needs --websocket-server URL and --websocket-space NAME", file=sys.stderr)
+        return 2
     try:
         loaded = load_engine(engine_options(args))
     except CheckpointError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 1
     node = Node(loaded, node_settings(args, args.websocket_server if args.websocket_mode else ""), status)
+    space_client = None
+    if args.websocket_mode:
+        space_client = SpaceClient(node, args.websocket_server, args.websocket_space, verbose=args.verbose)
+        space_client.start()
     app = build_app(node, args.gui_seg_tokens)
     shown_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     log.info("IndexTTS Node UI on http://%s:%d%s", shown_host, args.port, " (DEMO checkpoint)" if loaded.demo else "")
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="debug" if args.verbose else "warning")
     finally:
+        if space_client is not None:
+            space_client.stop()
         node.close()
     return 0
 

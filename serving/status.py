@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -26,6 +27,7 @@ class ConnectionSnapshot:
     jobs_done: int = 0
     jobs_failed: int = 0
     processing_seconds: float = 0.0  # total over finished jobs
+    backlog: int = 0  # accepted jobs and results not yet delivered (the space client's journal)
     updated_at: float = 0.0
 
     @property
@@ -40,10 +42,22 @@ class ConnectionStatus:
     def __init__(self, server: str = "", space: str = "") -> None:
         self._lock = threading.Lock()
         self._snapshot = ConnectionSnapshot(server=server, space=space, updated_at=time.time())
+        self._backlog: Callable[[], int] | None = None
 
     def snapshot(self) -> ConnectionSnapshot:
         with self._lock:
-            return self._snapshot
+            snapshot, backlog = self._snapshot, self._backlog
+        return replace(snapshot, backlog=backlog()) if backlog else snapshot
+
+    def count_backlog_with(self, backlog: Callable[[], int]) -> None:
+        """The space client's journal says how much is still owed to the site."""
+        with self._lock:
+            self._backlog = backlog
+
+    def note_error(self, error: str) -> None:
+        """Remember a problem without changing the connection state (e.g. an upload to retry)."""
+        with self._lock:
+            self._snapshot = replace(self._snapshot, last_error=error, updated_at=time.time())
 
     def set_state(self, state: State, *, connection_id: str = "", error: str = "") -> None:
         with self._lock:

@@ -196,6 +196,7 @@ class UiHandlers:
                     received=snap.jobs_received,
                     done=snap.jobs_done,
                     failed=snap.jobs_failed,
+                    backlog=snap.backlog,
                     mean=snap.mean_processing_time,
                 )
             )

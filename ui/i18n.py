@@ -121,10 +121,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "🟢 **Connected** to space `{space}` @ {server} · connection `{connection_id}` · since {since}",
     ),
     "status_disconnected": ("🔴 **连接断开**，正在重连 {server} …", "🔴 **Disconnected**, reconnecting to {server}…"),
-    "status_error": ("🔴 **错误**：{error}", "🔴 **Error**: {error}"),
+    "status_error": ("🔴 **错误**：{error}（自动重试中）", "🔴 **Error**: {error} (retrying automatically)"),
     "status_counters": (
-        "远程任务：收到 {received} · 完成 {done} · 失败 {failed} · 平均耗时 {mean:.2f} 秒",
-        "Remote jobs: received {received} · done {done} · failed {failed} · mean {mean:.2f} s",
+        "远程任务：收到 {received} · 完成 {done} · 失败 {failed} · 待送达 {backlog} · 平均耗时 {mean:.2f} 秒",
+        "Remote jobs: received {received} · done {done} · failed {failed} · undelivered {backlog} · mean {mean:.2f} s",
     ),
     "status_queue": (
         "本机队列：等待 {pending} · 运行 {running} · 已完成 {completed} · 失败 {failed_jobs} · 平均 RTF {rtf:.3f}",
