@@ -19,10 +19,12 @@ from fastapi import FastAPI
 
 from indextts.errors import CheckpointError
 from serving.app import create_app
+from serving.auth import ApiKey
 from serving.engine import load_engine
 from serving.node import Node
 from serving.options import add_engine_flags, add_flag, add_node_flags, engine_options, node_settings, setup_logging
 from serving.status import ConnectionStatus
+from serving.stream_server import StreamServer
 from ui.layout import CSS, build_blocks
 from ws_client import SpaceClient
 
@@ -35,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_flag(parser, "--port", 7860, "HTTP port of the UI and the API", int)
     add_flag(parser, "--host", "0.0.0.0", "interface to listen on")
     add_flag(parser, "--gui_seg_tokens", 120, "initial max tokens per segment in the UI (20–600)", int)
+    api = parser.add_argument_group("APIs")
+    add_flag(api, "--api_key", "", "require this key (Bearer) on every API except /health and /metrics")
+    add_flag(api, "--ws_port", 8770, "port of the WebSocket streaming API; 0 turns it off", int)
     space = parser.add_argument_group("central spaces server")
     add_flag(space, "--websocket-mode", False, "connect out to a central spaces server and take its jobs", bool)
     add_flag(space, "--websocket-server", "", "the spaces server's URL, e.g. https://spaces.example.com")
@@ -44,9 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_app(node: Node, gui_seg_tokens: int = 120) -> FastAPI:
+def build_app(node: Node, gui_seg_tokens: int = 120, api_key: ApiKey | None = None) -> FastAPI:
     """The node's one ASGI app: HTTP routes plus the UI mounted at /."""
-    app = create_app(node)
+    app = create_app(node, api_key)
     blocks = build_blocks(node, gui_seg_tokens, EXAMPLES_FILE)
     blocks.queue(default_concurrency_limit=4)
     allowed = [str(node.settings.outputs_dir.resolve()), str(EXAMPLES_FILE.parent)]
@@ -75,16 +80,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 1
     node = Node(loaded, node_settings(args, args.websocket_server if args.websocket_mode else ""), status)
+    api_key = ApiKey(args.api_key)
+    app = build_app(node, args.gui_seg_tokens, api_key)
+    stream_server = None
+    if args.ws_port:
+        stream_server = StreamServer(node, args.host, args.ws_port, api_key, app.state.metrics)
+        try:
+            stream_server.start()
+        except OSError as exc:
+            print(f"Cannot start: {exc}; pick another --ws_port or 0 to turn it off", file=sys.stderr)
+            node.close()
+            return 1
     space_client = None
     if args.websocket_mode:
         space_client = SpaceClient(node, args.websocket_server, args.websocket_space, verbose=args.verbose)
         space_client.start()
-    app = build_app(node, args.gui_seg_tokens)
     shown_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
     log.info("IndexTTS Node UI on http://%s:%d%s", shown_host, args.port, " (DEMO checkpoint)" if loaded.demo else "")
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="debug" if args.verbose else "warning")
     finally:
+        if stream_server is not None:
+            stream_server.close()
         if space_client is not None:
             space_client.stop()
         node.close()

@@ -1,22 +1,43 @@
-"""The node's FastAPI app factory. It receives the node (tests pass a real small one); front doors
-add their routes here, and webui.py mounts the Gradio UI on the same app and port."""
+"""The node's FastAPI app factory. It receives the node (tests pass a real small one); the HTTP
+front doors (`serving/routes/`) live here, and webui.py mounts the Gradio UI on the same app and
+port. /health and /metrics stay open when an API key is set; everything else asks for it."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 from serving.auth import ApiKey
 from serving.metrics import NodeMetrics
 from serving.node import Node
+from serving.routes import openai_api, rest
+from serving.routes.errors import ApiError, error_response, install_error_handlers
+from serving.voices import DEFAULT_VOICES_FILE, VoiceCatalog
 
 VERSION = "0.1.0"
+MAX_BODY_BYTES = 45 * 1024 * 1024  # a 20 MB prompt as hex is 40 MB of JSON; more is refused unread
 
 
-def create_app(node: Node, api_key: ApiKey | None = None, metrics: NodeMetrics | None = None) -> FastAPI:
+def create_app(
+    node: Node,
+    api_key: ApiKey | None = None,
+    metrics: NodeMetrics | None = None,
+    voices: VoiceCatalog | None = None,
+) -> FastAPI:
     app = FastAPI(title="IndexTTS Node", version=VERSION, docs_url="/docs", redoc_url="/redoc")
     app.state.node = node
     app.state.api_key = api_key or ApiKey()
     app.state.metrics = metrics or NodeMetrics(node)
+    app.state.voices = voices or VoiceCatalog.load(DEFAULT_VOICES_FILE)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def refuse_huge_bodies(request: Request, call_next):
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            limit = MAX_BODY_BYTES // 2**20
+            return error_response(request, ApiError(413, f"the request body is over {limit} MB; send audio by URL"))
+        return await call_next(request)
 
     @app.get("/health", tags=["node"])
     def health() -> dict[str, object]:
@@ -25,6 +46,7 @@ def create_app(node: Node, api_key: ApiKey | None = None, metrics: NodeMetrics |
         return {
             "status": "healthy",
             "model_loaded": True,
+            "deepspeed_enabled": False,
             "demo_checkpoint": node.loaded.demo,
             "device": node.loaded.device,
             "dtype": node.loaded.dtype,
@@ -32,4 +54,12 @@ def create_app(node: Node, api_key: ApiKey | None = None, metrics: NodeMetrics |
             "version": VERSION,
         }
 
+    @app.get("/metrics", tags=["node"], response_class=Response)
+    def metrics_text() -> Response:
+        """Prometheus metrics: requests per front door, queue depth, latency and RTF, audio produced."""
+        body, content_type = app.state.metrics.render()
+        return Response(body, media_type=content_type)
+
+    app.include_router(rest.router)
+    app.include_router(openai_api.router)
     return app

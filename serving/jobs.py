@@ -170,6 +170,12 @@ class JobQueue:
             self._forget_old()
             return self._jobs.get(job_id)
 
+    def jobs(self) -> list[Job]:
+        """Every job still known (waiting, running, or finished within `keep_finished`), oldest first."""
+        with self._lock:
+            self._forget_old()
+            return sorted(self._jobs.values(), key=lambda job: job.created_at)
+
     def position(self, job: Job) -> int:
         """0 while running or finished, else 1 + the number of jobs ahead of it."""
         with self._lock:

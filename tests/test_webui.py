@@ -52,7 +52,7 @@ def webui(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
     port = _free_port()
     log = folder / "webui.log"
     env = {**os.environ, "INDEXTTS_CACHE_DIR": str(cache_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
-    command = [sys.executable, "webui.py", "--demo", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "webui.py", "--demo", "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
     command += ["--outputs_dir", str(folder / "outputs"), "--cache_dir", str(cache_dir)]
     with open(log, "w") as log_file:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)

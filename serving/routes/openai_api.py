@@ -1,0 +1,199 @@
+"""OpenAI-compatible speech API: `POST /v1/audio/speech`, `GET /v1/audio/voices`, `GET /v1/models`.
+
+Voices are names from `examples/voices.json` (alloy … verse → examples/voice_01 … voice_11).
+`instructions` drives the emotion-from-text mode. `speed` changes the tempo, not the pitch.
+`stream_format: "audio"` streams each text segment as soon as it is synthesized; `"sse"` sends
+`speech.audio.delta` events (base64 audio in `response_format`) and `speech.audio.done`.
+IndexTTS settings (`seed`, `max_mel_tokens`, `num_beams`, …) may be added to the body — the
+SDKs' `extra_body`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from indextts.audio import silence_samples
+from serving.encoding import CONTENT_TYPES, STREAMABLE, change_tempo, encode, encode_chunk, wav_stream_header
+from serving.jobs import Job
+from serving.request import EmotionMode, RequestError, parse_request
+from serving.routes.errors import ApiError
+from serving.routes.jobs import finished, require_api_key, submit
+from serving.voices import VoiceCatalog
+
+router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_api_key)])
+MODELS = ("indextts-2", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+MAX_INPUT_CHARS = 4096
+SETTINGS = (
+    "seed",
+    "max_mel_tokens",
+    "num_beams",
+    "do_sample",
+    "temperature",
+    "top_p",
+    "top_k",
+    "repetition_penalty",
+    "interval_silence",
+    "max_text_tokens_per_segment",
+    "emo_alpha",
+)
+
+
+class VoiceRef(BaseModel):
+    id: str = Field(max_length=200)
+
+
+class SpeechBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # newer SDKs may send fields this node does not use
+
+    model: str = Field("indextts-2", max_length=200, description="Accepted and ignored: there is one model.")
+    input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, description="The text to speak.")
+    voice: str | VoiceRef = Field(description="A voice name from GET /v1/audio/voices.")
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
+    speed: float = Field(1.0, ge=0.25, le=4.0, description="Tempo; the pitch stays the same.")
+    instructions: str | None = Field(None, max_length=MAX_INPUT_CHARS, description="How to speak: the emotion.")
+    stream_format: Literal["audio", "sse"] | None = None
+    seed: int | None = None
+    max_mel_tokens: int | None = None
+    num_beams: int | None = None
+    do_sample: bool | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    repetition_penalty: float | None = None
+    interval_silence: int | None = None
+    max_text_tokens_per_segment: int | None = None
+    emo_alpha: float | None = None
+
+
+def _catalog(request: Request) -> VoiceCatalog:
+    return request.app.state.voices
+
+
+def _synthesis_request(body: SpeechBody, catalog: VoiceCatalog):
+    voice_id = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
+    voice = catalog.get(voice_id)
+    if voice is None:
+        names = ", ".join(catalog.names())
+        raise ApiError(400, f"voice: unknown voice {voice_id!r}; use one of {names}", "voice", "unknown_voice")
+    fields = {"text": body.input, "spk_audio": str(voice.file)}
+    if body.instructions and body.instructions.strip():
+        fields |= {"emo_mode": EmotionMode.TEXT, "emo_text": body.instructions}
+    fields |= {name: getattr(body, name) for name in SETTINGS if getattr(body, name) is not None}
+    try:
+        return parse_request(fields)
+    except RequestError as exc:
+        param = "input" if exc.field == "text" else exc.field
+        raise ApiError(400, str(exc).replace("text:", "input:"), param, "invalid_value") from None
+
+
+@router.post(
+    "/audio/speech",
+    summary="Create speech (OpenAI-compatible)",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in CONTENT_TYPES.values()}, "description": "The audio file"}},
+)
+async def create_speech(body: SpeechBody, request: Request) -> Response:
+    node, metrics = request.app.state.node, request.app.state.metrics
+    synthesis = _synthesis_request(body, _catalog(request))
+    job = await submit(node, synthesis, "openai", metrics)
+    fmt, media_type = body.response_format, CONTENT_TYPES[body.response_format]
+    if body.stream_format == "sse":
+        return StreamingResponse(_sse(node, job, body, metrics), media_type="text/event-stream")
+    if body.stream_format == "audio":
+        return StreamingResponse(_audio_stream(node, job, body, metrics), media_type=media_type)
+    await run_in_threadpool(node.queue.wait_finished, job)
+    result = finished(job, "openai", metrics).result
+    audio = await run_in_threadpool(change_tempo, result.audio, result.sample_rate, body.speed)
+    data = await run_in_threadpool(encode, audio, result.sample_rate, fmt)
+    return Response(data, media_type=media_type)
+
+
+def _segments(node, job: Job, body: SpeechBody) -> Iterator[tuple[np.ndarray, int]]:
+    """Each segment's audio (tempo applied, the request's silence in front of all but the first)."""
+    gap = None
+    for part in node.queue.stream(job):
+        audio = change_tempo(part.audio, part.sample_rate, body.speed)
+        if gap is None:
+            gap = np.zeros(silence_samples(job.payload.request.interval_silence, part.sample_rate), np.int16)
+        elif gap.size:
+            audio = np.concatenate([gap, audio])
+        yield audio, part.sample_rate
+
+
+def _audio_stream(node, job: Job, body: SpeechBody, metrics) -> Iterator[bytes]:
+    fmt = body.response_format
+    if fmt not in STREAMABLE:  # Ogg/Opus and FLAC files do not concatenate: send the file when done
+        node.queue.wait_finished(job)
+        if job.result is not None:
+            rate = job.result.sample_rate
+            yield encode(change_tempo(job.result.audio, rate, body.speed), rate, fmt)
+        metrics.count_request("openai", "ok" if job.result is not None else "failed")
+        return
+    for index, (audio, rate) in enumerate(_segments(node, job, body)):
+        if fmt == "wav" and index == 0:
+            yield wav_stream_header(rate)
+        yield encode_chunk(audio, rate, fmt)
+    metrics.count_request("openai", "ok" if job.result is not None else "failed")
+
+
+def _sse(node, job: Job, body: SpeechBody, metrics) -> Iterator[str]:
+    seconds = 0.0
+    for audio, rate in _segments(node, job, body):
+        seconds += audio.size / rate
+        chunk = base64.b64encode(encode(audio, rate, body.response_format)).decode()
+        yield f"data: {json.dumps({'type': 'speech.audio.delta', 'audio': chunk})}\n\n"
+    node.queue.wait_finished(job)
+    if job.result is None:
+        metrics.count_request("openai", "failed")
+        error = {"type": "error", "error": {"message": f"synthesis failed: {job.error}", "type": "server_error"}}
+        yield f"data: {json.dumps(error)}\n\n"
+        return
+    metrics.count_request("openai", "ok")
+    usage = {"input_tokens": len(body.input), "output_tokens": round(seconds * 50)}
+    usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+    yield f"data: {json.dumps({'type': 'speech.audio.done', 'usage': usage})}\n\n"
+
+
+class VoiceInfo(BaseModel):
+    id: str
+    name: str
+    language: str
+
+
+class VoiceList(BaseModel):
+    voices: list[VoiceInfo]
+
+
+@router.get("/audio/voices", response_model=VoiceList, summary="The voices /v1/audio/speech accepts")
+def list_voices(request: Request) -> VoiceList:
+    return VoiceList(voices=[VoiceInfo(id=v.id, name=v.name, language=v.language) for v in _catalog(request).all()])
+
+
+class ModelInfo(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelInfo]
+
+
+STARTED = int(time.time())
+
+
+@router.get("/models", response_model=ModelList, summary="Model ids accepted by /v1/audio/speech")
+def list_models() -> ModelList:
+    return ModelList(data=[ModelInfo(id=model, created=STARTED, owned_by="indextts-node") for model in MODELS])

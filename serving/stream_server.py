@@ -1,0 +1,261 @@
+"""The WebSocket streaming front door on its own port (:8770 by default, as existing clients expect).
+
+Runs the `websockets` asyncio server in a thread of its own next to uvicorn. Every `tts_stream`
+request goes through the node's one queue (FIFO with the UI and the other front doors); waiting
+on the queue happens in a private thread pool so the event loop never blocks. Many requests may
+share a connection; a client that disconnects cancels its tasks that have not started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from serving.app import VERSION
+from serving.auth import ApiKey
+from serving.jobs import Job, JobState, QueueFullError
+from serving.metrics import NodeMetrics
+from serving.node import Node
+from serving.sources import AudioSourceError
+from serving.stream_protocol import ProtocolError, error, task_status, to_request, wav_bytes
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 1 << 20  # requests carry prompts by path or URL, never inline
+
+
+class StreamServer:
+    def __init__(
+        self,
+        node: Node,
+        host: str = "0.0.0.0",
+        port: int = 8770,
+        api_key: ApiKey | None = None,
+        metrics: NodeMetrics | None = None,
+        max_pending_per_connection: int = 4,
+    ) -> None:
+        self.node, self.host, self._port = node, host, port
+        self.api_key = api_key or ApiKey()
+        self.metrics = metrics
+        self.max_pending = max_pending_per_connection
+        self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="stream-wait")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: Server | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="stream-server", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def start(self) -> None:
+        """Listen; returns once the port is bound (raises OSError naming the port if it is taken)."""
+        self._thread.start()
+        self._ready.wait(30)
+        if self._failure is not None:
+            raise OSError(f"the WebSocket stream server cannot listen on {self.host}:{self._port}: {self._failure}")
+
+    def close(self) -> None:
+        if self._loop is not None and self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+        self._thread.join(10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- the event loop ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(); nothing else can see this thread fail
+            self._failure = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        async with serve(
+            self._session,
+            self.host,
+            self._port,
+            process_request=self._check_key,
+            max_size=MAX_MESSAGE_BYTES,
+        ) as server:
+            self._server = server
+            self._port = next(iter(server.sockets)).getsockname()[1]
+            log.info("WebSocket stream server on ws://%s:%d", self.host, self._port)
+            self._ready.set()
+            await server.wait_closed()
+
+    def _check_key(self, connection: ServerConnection, request: Request) -> Response | None:
+        token = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
+        problem = self.api_key.problem(request.headers.get("Authorization"), token)
+        if problem is None:
+            return None
+        self._count("unauthorized")
+        return connection.respond(HTTPStatus.UNAUTHORIZED, problem + " (or a ?token=<key> query)\n")
+
+    async def _in_thread(self, function, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+
+    # --- one connection ------------------------------------------------------------------------
+
+    async def _session(self, websocket: ServerConnection) -> None:
+        session = Session(self, websocket)
+        await session.send(
+            {
+                "type": "welcome",
+                "session_id": session.id,
+                "message": "IndexTTS 流式语音合成服务已连接 (send tts_stream requests)",
+                "version": VERSION,
+                "sample_rate": self.node.engine.sample_rate,
+            }
+        )
+        try:
+            async for message in websocket:
+                await session.handle(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            await session.close()
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.count_request("stream", outcome)
+
+
+class Session:
+    """One client connection: its id, its tasks, and the frames it is sent (one writer at a time)."""
+
+    def __init__(self, server: StreamServer, websocket: ServerConnection) -> None:
+        self.server, self.websocket = server, websocket
+        self.id = uuid.uuid4().hex
+        self.jobs: dict[str, Job] = {}
+        self.tasks: set[asyncio.Task] = set()
+        self.waiting = 0  # requests accepted on this connection whose job has not started yet
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any] | bytes) -> None:
+        data = frame if isinstance(frame, bytes) else json.dumps(frame, ensure_ascii=False)
+        async with self._send_lock:
+            await self.websocket.send(data)
+
+    async def handle(self, message: str | bytes) -> None:
+        if isinstance(message, bytes):
+            await self.send(error(self.id, None, "binary frames are not accepted; send JSON text messages"))
+            return
+        try:
+            data = json.loads(message)
+        except ValueError:
+            await self.send(error(self.id, None, "the message is not valid JSON"))
+            return
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind == "tts_stream":
+            if self.waiting >= self.server.max_pending:
+                self.server._count("busy")
+                limit = f"{self.server.max_pending} tasks are already waiting on this connection"
+                await self.send(error(self.id, None, f"{limit}; wait for one to finish"))
+                return
+            self.waiting += 1  # counted here, before any await, so a burst cannot slip past the limit
+            task = asyncio.create_task(self._synthesize(data))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        elif kind == "task_status":
+            await self._status(data.get("task_id"))
+        else:
+            await self.send(error(self.id, None, f"type: unknown message type {kind!r}; use tts_stream or task_status"))
+
+    async def close(self) -> None:
+        """The client left: its tasks that have not started are cancelled; running ones finish."""
+        for job in list(self.jobs.values()):
+            if self.server.node.queue.cancel(job.id):
+                log.info("stream session %s closed: task %s cancelled", self.id, job.id)
+        for task in list(self.tasks):
+            task.cancel()
+
+    async def _status(self, task_id: Any) -> None:
+        job = self.server.node.queue.get(str(task_id)) if task_id else None
+        if job is None:
+            await self.send(error(self.id, str(task_id) if task_id else None, "task_id: unknown task_id"))
+            return
+        await self.send(task_status(self.id, job, self.server.node.queue.position(job)))
+
+    async def _synthesize(self, message: dict[str, Any]) -> None:
+        server = self.server
+        try:
+            request = to_request(message)
+            job = await server._in_thread(server.node.submit, request, "stream")
+        except (ProtocolError, AudioSourceError) as exc:
+            self.waiting -= 1
+            server._count("invalid")
+            await self.send(error(self.id, None, _seed_names(str(exc))))
+            return
+        except QueueFullError as exc:
+            self.waiting -= 1
+            server._count("busy")
+            await self.send(error(self.id, None, str(exc)))
+            return
+        self.jobs[job.id] = job
+        log.info("stream session %s: task %s queued (%s)", self.id, job.id, request.summary())
+        try:
+            await self._follow(job, bool(message.get("stream")))
+        finally:
+            self.jobs.pop(job.id, None)
+
+    async def _follow(self, job: Job, per_segment: bool) -> None:
+        server, queue = self.server, self.server.node.queue
+        common = {"task_id": job.id, "session_id": self.id}
+        await self.send({"type": "queued", **common, "position": queue.position(job)})
+        version = -1
+        try:
+            while job.state is JobState.PENDING:
+                version = await server._in_thread(queue.wait, job, version, 1.0)
+        finally:
+            self.waiting -= 1
+        if job.state is JobState.RUNNING or (job.finished and job.started_at is not None):
+            await self.send({"type": "start", **common})
+        sent = 0
+        while True:
+            finished = job.finished
+            if per_segment:
+                for part in list(job.parts[sent:]):
+                    await self.send(wav_bytes(part.audio, part.sample_rate))
+                    sent += 1
+            if finished:
+                break
+            version = await server._in_thread(queue.wait, job, version, 1.0)
+        result = job.result
+        if job.state is not JobState.COMPLETED or result is None:
+            server._count("cancelled" if job.state is JobState.CANCELLED else "failed")
+            await self.send(error(self.id, job.id, f"synthesis failed: {job.error}"))
+            return
+        if not per_segment:
+            await self.send(wav_bytes(result.audio, result.sample_rate))
+        server._count("ok")
+        await self.send(
+            {
+                "type": "end",
+                **common,
+                "duration": round(result.duration, 3),
+                "sample_rate": result.sample_rate,
+                "processing_time": round(result.processing_time, 3),
+                "rtf": round(result.rtf, 4),
+                "segments": len(job.parts),
+            }
+        )
+        log.info("stream session %s: task %s sent (%.2f s of audio)", self.id, job.id, result.duration)
+
+
+def _seed_names(message: str) -> str:
+    """Errors from the serving core in the protocol's field names."""
+    return message.replace("spk_audio:", "prompt_audio:").replace("max_text_tokens_per_segment:", "max_tokens:")

@@ -1,0 +1,262 @@
+"""The WebSocket streaming protocol with the `websockets` client against a real StreamServer on a
+free port and the real tiny pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from serving.auth import ApiKey
+from serving.stream_server import StreamServer
+from tests.api_servers import FAST, make_node
+
+PROMPT = "examples/voice_01.wav"
+
+
+@pytest.fixture(scope="module")
+def node(engine, demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    node = make_node(engine, demo_dir, tmp_path_factory.mktemp("stream"))
+    yield node
+    node.close()
+
+
+@pytest.fixture(scope="module")
+def server(node):
+    server = StreamServer(node, "127.0.0.1", 0, max_pending_per_connection=2)
+    server.start()
+    yield f"ws://127.0.0.1:{server.port}"
+    server.close()
+
+
+def _request(**fields) -> str:
+    return json.dumps({"type": "tts_stream", "text": "你好。", "prompt_audio": PROMPT, **FAST, **fields})
+
+
+async def _until(ws, wanted: str) -> tuple[list, dict]:
+    """Frames up to and including the first JSON message of type `wanted` (or an error)."""
+    seen = []
+    async for message in ws:
+        if isinstance(message, bytes):
+            seen.append(message)
+            continue
+        data = json.loads(message)
+        seen.append(data)
+        if data.get("type") == wanted or data.get("status") == "error":
+            return seen, data
+    raise AssertionError(f"connection closed before {wanted}: {seen}")
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 300))
+
+
+def test_the_seed_client_flow_works_unchanged(server: str):
+    async def seed_client() -> tuple[int, int]:
+        request = {
+            "type": "tts_stream",
+            "text": "今天天气很好。",
+            "prompt_audio": PROMPT,
+            "emo_mode": "none",
+            "interval_silence": 200,
+            "max_tokens": 120,
+            "use_random": False,
+            **FAST,
+        }
+        segments, sample_rate = [], 0
+        async with connect(server, max_size=None) as ws:
+            await ws.recv()  # welcome
+            await ws.send(json.dumps(request, ensure_ascii=False))
+            async for msg in ws:
+                if isinstance(msg, bytes):
+                    audio, sample_rate = sf.read(io.BytesIO(msg), dtype="int16")
+                    segments.append(audio)
+                else:
+                    data = json.loads(msg)
+                    if data.get("type") == "end":
+                        break
+                    assert data.get("status") != "error", data
+        return sum(len(s) for s in segments), sample_rate
+
+    samples, rate = run(seed_client())
+    assert rate == 22050 and samples > 0
+
+
+def test_messages_arrive_in_order_with_task_and_session_ids(server: str):
+    async def go():
+        async with connect(server) as ws:
+            welcome = json.loads(await ws.recv())
+            await ws.send(_request(emo_mode="vector", emo_vector=[0, 0, 0.6, 0, 0, 0, 0, 0]))
+            frames, end = await _until(ws, "end")
+            return welcome, frames, end
+
+    welcome, frames, end = run(go())
+    assert welcome["type"] == "welcome" and welcome["session_id"] and welcome["sample_rate"] == 22050
+    kinds = [frame["type"] if isinstance(frame, dict) else "binary" for frame in frames]
+    assert kinds == ["queued", "start", "binary", "end"]
+    task_ids = {frame["task_id"] for frame in frames if isinstance(frame, dict)}
+    sessions = {frame["session_id"] for frame in frames if isinstance(frame, dict)}
+    assert len(task_ids) == 1 and sessions == {welcome["session_id"]}
+    audio, rate = sf.read(io.BytesIO(frames[2]), dtype="int16")
+    assert rate == 22050 and end["duration"] == pytest.approx(len(audio) / rate, abs=1e-3)
+    assert end["rtf"] > 0 and end["segments"] == 1
+
+
+def test_stream_true_sends_one_wav_per_segment(server: str):
+    async def go():
+        async with connect(server) as ws:
+            await ws.recv()
+            text = "第一句话在这里说完了。第二句话也在这里说完。"
+            await ws.send(_request(text=text, max_tokens=20, stream=True))
+            return await _until(ws, "end")
+
+    frames, end = run(go())
+    wavs = [frame for frame in frames if isinstance(frame, bytes)]
+    assert len(wavs) == end["segments"] >= 2
+    assert all(sf.info(io.BytesIO(wav)).samplerate == 22050 for wav in wavs)
+
+
+def test_task_status_reports_each_state(server: str):
+    async def go():
+        async with connect(server) as ws:
+            await ws.recv()
+            await ws.send(_request(text="第一个任务。"))
+            await ws.send(_request(text="第二个任务。"))
+            first = json.loads(await ws.recv())
+            states = {}
+            for _ in range(40):
+                message = await ws.recv()
+                if isinstance(message, bytes):
+                    continue
+                data = json.loads(message)
+                if data.get("type") == "queued" and data["task_id"] != first["task_id"]:
+                    await ws.send(json.dumps({"type": "task_status", "task_id": data["task_id"]}))
+                if data.get("type") == "task_status":
+                    states["second"] = data
+                if data.get("type") == "end" and data["task_id"] == first["task_id"]:
+                    await ws.send(json.dumps({"type": "task_status", "task_id": first["task_id"]}))
+                    _, done = await _until(ws, "task_status")
+                    states["first"] = done
+                    break
+            await ws.send(json.dumps({"type": "task_status", "task_id": "nope"}))
+            _, unknown = await _until(ws, "task_status")
+            return states, unknown
+
+    states, unknown = run(go())
+    assert states["second"]["status"] in ("pending", "running") and states["second"]["created_at"] > 0
+    assert states["first"]["status"] == "completed" and states["first"]["finished_at"] >= states["first"]["started_at"]
+    assert unknown["status"] == "error" and "unknown task_id" in unknown["message"]
+
+
+@pytest.mark.parametrize(
+    ("message", "words"),
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"type": "dance"}), "unknown message type"),
+        (_request(text="  "), "请输入待合成文本"),
+        (_request(prompt_audio=""), "prompt_audio"),
+        (_request(prompt_audio="../../etc/passwd"), "prompt_audio"),
+        (_request(prompt_audio="examples/missing.wav"), "prompt_audio"),
+        (_request(prompt_audio="ftp://example.com/x.wav"), "prompt_audio"),
+        (_request(emo_mode="audio"), "情感参考音频模式需要上传情感音频"),
+        (_request(emo_mode="text"), "情感文本引导模式需要输入引导文本"),
+        (_request(emo_mode="happy"), "emo_mode"),
+        (_request(emo_mode="vector", emo_vector=[1, 2]), "emo_vector"),
+        (_request(max_tokens=5), "max_tokens"),
+    ],
+)
+def test_each_error_case_gets_an_error_frame_and_the_connection_keeps_working(server: str, message: str, words: str):
+    async def go():
+        async with connect(server) as ws:
+            await ws.recv()
+            await ws.send(message)
+            _, failure = await _until(ws, "never")
+            await ws.send(_request())
+            _, end = await _until(ws, "end")
+            return failure, end
+
+    failure, end = run(go())
+    assert failure["status"] == "error" and words in failure["message"] and failure["session_id"]
+    assert end["type"] == "end"
+
+
+def test_five_clients_at_once_all_complete(server: str):
+    async def one(index: int):
+        async with connect(server) as ws:
+            await ws.recv()
+            await ws.send(_request(text=f"第{index}位客户。", seed=index))
+            return (await _until(ws, "end"))[1]
+
+    async def go():
+        return await asyncio.gather(*(one(i) for i in range(5)))
+
+    ends = run(go())
+    assert [end["type"] for end in ends] == ["end"] * 5
+    assert len({end["task_id"] for end in ends}) == 5
+
+
+def test_a_client_that_leaves_cancels_its_waiting_tasks(server: str, node):
+    async def go():
+        async with connect(server) as ws:
+            await ws.recv()
+            await ws.send(_request(text="正在运行的任务，" * 4, max_mel_tokens=200))
+            await ws.send(_request(text="等待中的任务。"))
+            queued = []
+            while len(queued) < 2:
+                data = json.loads(await ws.recv())
+                if data.get("type") == "queued":
+                    queued.append(data["task_id"])
+        return queued
+
+    running_id, waiting_id = run(go())
+    waiting = node.queue.get(waiting_id)
+    node.queue.wait_finished(node.queue.get(running_id), timeout=120)
+    assert waiting.state.value == "cancelled"
+
+
+def test_the_pending_limit_per_connection(server: str):
+    async def go():
+        async with connect(server) as ws:
+            await ws.recv()
+            for index in range(4):
+                await ws.send(_request(text=f"任务{index}。", max_mel_tokens=120))
+            errors, ends = [], 0
+            async for message in ws:
+                if isinstance(message, bytes):
+                    continue
+                data = json.loads(message)
+                errors += [data] if data.get("status") == "error" else []
+                ends += data.get("type") == "end"
+                if ends + len(errors) == 4:
+                    return errors
+
+    errors = run(go())
+    assert errors and all("already waiting on this connection" in error["message"] for error in errors)
+
+
+def test_the_api_key_is_checked_at_the_handshake(node):
+    server = StreamServer(node, "127.0.0.1", 0, api_key=ApiKey("k3y"))
+    server.start()
+    url = f"ws://127.0.0.1:{server.port}"
+
+    async def go():
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url):
+                pass
+        async with connect(url, additional_headers={"Authorization": "Bearer k3y"}) as ws:
+            by_header = json.loads(await ws.recv())
+        async with connect(url + "/?token=k3y") as ws:
+            by_query = json.loads(await ws.recv())
+        return refused.value.response.status_code, by_header, by_query
+
+    try:
+        status, by_header, by_query = run(go())
+    finally:
+        server.close()
+    assert status == 401 and by_header["type"] == by_query["type"] == "welcome"
