@@ -1,4 +1,4 @@
-"""Operations files for a space node: the start script and the systemd units."""
+"""Operations files: the space node's start script and the systemd units (nodes and Celery workers)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO
 
 SCRIPT = REPO / "start_indextts_websocket.sh"
-UNITS = ("indextts.service", "indextts@.service")
+UNITS = ("indextts.service", "indextts@.service", "indextts-worker.service", "indextts-worker@.service")
 
 
 def _run_script(tmp_path: Path, env_file: str, **env: str) -> subprocess.CompletedProcess:
@@ -56,6 +56,8 @@ def test_the_systemd_units_verify(tmp_path: Path):
         ["systemd-analyze", "verify", *(str(tmp_path / unit) for unit in UNITS)], capture_output=True, text=True
     )
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
-    template = (REPO / "deploy" / "systemd" / "indextts@.service").read_text()
-    for setting in ("CUDA_VISIBLE_DEVICES=%i", "INDEXTTS_PORT=786%i", "Restart=always", "RestartSec=10"):
-        assert setting in template
+    for unit in UNITS:
+        text = (REPO / "deploy" / "systemd" / unit).read_text()
+        assert "Restart=always" in text and "RestartSec=10" in text
+        assert ("CUDA_VISIBLE_DEVICES=%i" in text) == unit.endswith("@.service")
+    assert "INDEXTTS_PORT=786%i" in (REPO / "deploy" / "systemd" / "indextts@.service").read_text()
