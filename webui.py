@@ -87,10 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         stream_server = StreamServer(node, args.host, args.ws_port, api_key, app.state.metrics)
         try:
             stream_server.start()
-        except OSError as exc:
-            print(f"Cannot start: {exc}; pick another --ws_port or 0 to turn it off", file=sys.stderr)
-            node.close()
-            return 1
+        except OSError as exc:  # the UI and the HTTP APIs are still worth serving
+            log.error("%s — the WebSocket streaming API is OFF; pick another --ws_port (0 = off)", exc)
+            stream_server = None
     space_client = None
     if args.websocket_mode:
         space_client = SpaceClient(node, args.websocket_server, args.websocket_space, verbose=args.verbose)
