@@ -54,11 +54,17 @@ def gelu_new(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class KVCache:
-    """Keys and values of every layer for positions [0, length): (layers, B, H, max_len, D) each."""
+    """Keys and values of every layer for positions [0, length): (layers, B, H, max_len, D) each.
+
+    Rows of different prompt lengths share one cache left-padded: row b's real positions start at
+    `starts[b]`, and no row ever attends to another row's padding. `starts` is None when no row is
+    padded (one request), so that case runs exactly the unmasked computation.
+    """
 
     keys: torch.Tensor
     values: torch.Tensor
     length: int = 0
+    starts: torch.Tensor | None = None  # (B,) first real position of each row
 
     @classmethod
     def allocate(
@@ -71,15 +77,28 @@ class KVCache:
     def capacity(self) -> int:
         return self.keys.shape[3]
 
-    def reorder(self, beam_index: torch.Tensor) -> None:
-        """Follow the beams: row b of the cache becomes the old row beam_index[b]."""
-        self.keys = self.keys.index_select(1, beam_index)
-        self.values = self.values.index_select(1, beam_index)
+    def reorder(self, rows: torch.Tensor) -> None:
+        """Row b of the cache becomes the old row rows[b] (beams followed, repeated or dropped)."""
+        self.keys = self.keys.index_select(1, rows)
+        self.values = self.values.index_select(1, rows)
+        if self.starts is not None:
+            self.starts = self.starts.index_select(0, rows)
 
-    def expand(self, batch: int) -> None:
-        """Repeat a batch-of-one cache for `batch` beams (after the shared prefix was run once)."""
-        self.keys = self.keys.expand(-1, batch, -1, -1, -1).contiguous()
-        self.values = self.values.expand(-1, batch, -1, -1, -1).contiguous()
+    def attention_mask(self, new: int) -> torch.Tensor | None:
+        """What each of `new` appended rows may attend to: (B, 1, T, S) or (T, S) bool, None = everything."""
+        end = self.length + new
+        if self.starts is None:
+            if new == 1:
+                return None
+            return torch.ones(new, end, dtype=torch.bool, device=self.keys.device).tril(diagonal=self.length)  # (T, S)
+        keys = torch.arange(end, device=self.keys.device)  # (S,)
+        queries = self.length + torch.arange(new, device=self.keys.device)  # (T,)
+        causal = keys[None, :] <= queries[:, None]  # (T, S)
+        real = keys[None, :] >= self.starts[:, None]  # (B, S)
+        # A padding row sees only itself: a row that sees nothing would turn into NaN, and the NaN
+        # would reach real rows through 0 · NaN in the attention product.
+        itself = keys[None, :] == queries[:, None]  # (T, S)
+        return ((causal[None] & real[:, None]) | itself[None]).unsqueeze(1)  # (B, 1, T, S)
 
 
 class Attention(nn.Module):
@@ -89,7 +108,9 @@ class Attention(nn.Module):
         self.c_attn = Conv1D(dim, 3 * dim)
         self.c_proj = Conv1D(dim, dim)
 
-    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, layer: int, cache: KVCache | None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)  # 3 × (B, T, C)
         q, k, v = (t.view(B, T, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
@@ -100,9 +121,6 @@ class Attention(nn.Module):
             cache.keys[layer, :, :, start:end] = k
             cache.values[layer, :, :, start:end] = v
             k_all, v_all = cache.keys[layer, :, :, :end], cache.values[layer, :, :, :end]  # (B, H, S, D)
-            mask = None
-            if T > 1:  # the new rows see the whole cache and, causally, each other
-                mask = torch.ones(T, end, dtype=torch.bool, device=x.device).tril(diagonal=start)  # (T, S)
             y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=mask)  # (B, H, T, D)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
@@ -125,8 +143,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = MLP(dim, 4 * dim)
 
-    def forward(self, x: torch.Tensor, layer: int, cache: KVCache | None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), layer, cache)
+    def forward(
+        self, x: torch.Tensor, layer: int, cache: KVCache | None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), layer, cache, mask)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -145,8 +165,9 @@ class GPT2Stack(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         """x (B, T, C) → (B, T, C). With a cache, x continues the cached positions and is appended."""
+        mask = None if cache is None else cache.attention_mask(x.shape[1])  # built once, shared by the layers
         for layer, block in enumerate(self.h):
-            x = block(x, layer, cache)
+            x = block(x, layer, cache, mask)
         if cache is not None:
             cache.length += x.shape[1]
         return self.ln_f(x)
