@@ -24,7 +24,7 @@ from indextts.audio import SPEAKER_SAMPLE_RATE, AudioSource, silence_samples
 from indextts.config import RuntimeSettings
 from indextts.emotion.control import EmotionRequest, final_emovec, resolve_emotion
 from indextts.errors import TextError
-from indextts.gpt.generation import GeneratedCodes, GenerationSettings, generate_codes
+from indextts.gpt.generation import GeneratedCodes, GenerationSettings, generate_codes_batch
 from indextts.models import Models, load_models
 from indextts.prompts import SpeakerPrompt
 from indextts.text.frontend import TextSegment
@@ -92,6 +92,23 @@ class SynthesisResult:
         return sum(s.codes for s in self.segments)
 
 
+@dataclass(eq=False)  # a plan is stateful (its generator): compared by identity
+class RequestPlan:
+    """One request made ready: its conditioning, its text segments, its settings and random state.
+
+    Segments of many plans can be synthesised side by side (`synthesize_round`); each plan keeps its
+    own generator, so what it produces does not depend on its neighbours.
+    """
+
+    speaker: SpeakerPrompt
+    emovec: torch.Tensor  # (1, C)
+    segments: list[TextSegment]
+    settings: GenerationSettings
+    generator: torch.Generator | None
+    prompt_seconds: float
+    text_seconds: float
+
+
 def to_int16(samples: np.ndarray) -> np.ndarray:
     """PCM-scale float → int16 by truncation toward zero, as the official in-memory result."""
     return samples.astype(np.int16)
@@ -150,18 +167,31 @@ class IndexTTS2:
         generator: torch.Generator | None = None,
     ) -> tuple[GeneratedCodes, torch.Tensor, StageTimings]:
         """Codes and the GPT latent (1, N, C) for one segment."""
-        gpt, timings = self.models.gpt, StageTimings()
-        ids = torch.tensor(segment.ids, dtype=torch.long, device=self.device)
+        return self.generate_batch([(speaker, emovec, segment, settings, generator)])[0]
+
+    def generate_batch(
+        self,
+        items: Sequence[tuple[SpeakerPrompt, torch.Tensor, TextSegment, GenerationSettings, torch.Generator | None]],
+    ) -> list[tuple[GeneratedCodes, torch.Tensor, StageTimings]]:
+        """Codes and GPT latents for several segments, their codes generated in one batched decode."""
+        gpt = self.models.gpt
         started = self._now()
         with torch.inference_mode(), self._autocast():
-            speaker_latent = gpt.speaker_latent(speaker.spk_cond_emb.to(self.dtype))  # (1, 32, C)
-            conditioning = gpt.conditioning(speaker_latent, emovec.to(speaker_latent.dtype))  # (1, 34, C)
-            result = generate_codes(gpt, gpt.prefix(conditioning, ids), settings, generator)
-            timings.gpt_generate = self._now() - started
-            started = self._now()
-            latent = gpt.latent(conditioning, ids, result.codes.to(self.device)).float()  # (1, N, C)
-        timings.gpt_latent = self._now() - started
-        return result, latent, timings
+            conditionings, ids, prefixes = [], [], []
+            for speaker, emovec, segment, _, _ in items:
+                speaker_latent = gpt.speaker_latent(speaker.spk_cond_emb.to(self.dtype))  # (1, 32, C)
+                conditionings.append(gpt.conditioning(speaker_latent, emovec.to(speaker_latent.dtype)))  # (1, 34, C)
+                ids.append(torch.tensor(segment.ids, dtype=torch.long, device=self.device))
+                prefixes.append(gpt.prefix(conditionings[-1], ids[-1]))
+            results = generate_codes_batch(gpt, prefixes, [i[3] for i in items], [i[4] for i in items])
+            generate_seconds = self._now() - started
+            out = []
+            for conditioning, text_ids, result in zip(conditionings, ids, results, strict=True):
+                started = self._now()
+                latent = gpt.latent(conditioning, text_ids, result.codes.to(self.device)).float()  # (1, N, C)
+                timings = StageTimings(gpt_generate=generate_seconds, gpt_latent=self._now() - started)
+                out.append((result, latent, timings))
+        return out
 
     @torch.inference_mode()
     def decode(
@@ -195,7 +225,7 @@ class IndexTTS2:
 
     # --- whole requests --------------------------------------------------------------------------
 
-    def infer_stream(
+    def plan(
         self,
         spk_audio_prompt: AudioSource,
         text: str,
@@ -208,37 +238,39 @@ class IndexTTS2:
         max_text_tokens_per_segment: int = 120,
         quick_streaming_tokens: int = 0,
         seed: int | None = None,
-        progress: Progress | None = None,
         **generation: object,
-    ) -> Iterator[SegmentAudio]:
-        """Synthesise segment by segment; each is yielded as soon as it is ready."""
-        report = progress or (lambda fraction, stage: None)
+    ) -> RequestPlan:
+        """Conditioning and segments for a request (the arguments of `infer_stream`); raises `IndexTTSError`."""
         settings = GenerationSettings(**generation)  # type: ignore[arg-type]
-        report(0.0, "prompt")
         started = self._now()
         speaker = self.speaker(spk_audio_prompt)
         emotion = EmotionRequest(emo_audio_prompt, emo_alpha, emo_vector, use_emo_text, emo_text, use_random)
         rng = random.Random(seed) if seed is not None else None
         emovec = self.emotion_vector(spk_audio_prompt, text, emotion, rng)
         prompt_seconds = self._now() - started
-        report(0.1, "text")
         started = self._now()
         segments = self.split_segments(text, max_text_tokens_per_segment, quick_streaming_tokens)
         if not segments:
             raise TextError("the text is empty after normalisation: nothing to say")
         text_seconds = self._now() - started
-        generator = self._generator(seed)
-        for index, segment in enumerate(segments):
-            report(0.2 + 0.7 * index / len(segments), f"segment {index + 1}/{len(segments)}")
-            result, latent, timings = self.generate(speaker, emovec, segment, settings, generator)
-            _, wav, decode_timings = self.decode(speaker, result.codes, latent, generator)
+        return RequestPlan(speaker, emovec, segments, settings, self._generator(seed), prompt_seconds, text_seconds)
+
+    def synthesize_round(self, work: Sequence[tuple[RequestPlan, int]]) -> Iterator[SegmentAudio]:
+        """Segment `index` of each plan: codes generated together, then decoded and yielded one by one."""
+        generated = self.generate_batch(
+            [(plan.speaker, plan.emovec, plan.segments[i], plan.settings, plan.generator) for plan, i in work]
+        )
+        for (plan, index), (result, latent, timings) in zip(work, generated, strict=True):
+            _, wav, decode_timings = self.decode(plan.speaker, result.codes, latent, plan.generator)
             timings.add(decode_timings)
             if index == 0:
-                timings.prompt, timings.text = prompt_seconds, text_seconds
+                timings.prompt, timings.text = plan.prompt_seconds, plan.text_seconds
+            count = len(plan.segments)
             log.info(
-                "segment %d/%d: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs",
+                "segment %d/%d%s: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs",
                 index + 1,
-                len(segments),
+                count,
+                f" (batch of {len(work)})" if len(work) > 1 else "",
                 result.codes.shape[0],
                 "" if result.stopped else " (hit max_mel_tokens)",
                 timings.gpt_generate,
@@ -248,8 +280,20 @@ class IndexTTS2:
             )
             samples = wav.cpu().numpy().astype(np.float32)
             yield SegmentAudio(
-                index, len(segments), segment.text, samples, int(result.codes.shape[0]), result.stopped, timings
+                index, count, plan.segments[index].text, samples, int(result.codes.shape[0]), result.stopped, timings
             )
+
+    def infer_stream(
+        self, spk_audio_prompt: AudioSource, text: str, progress: Progress | None = None, **kwargs: object
+    ) -> Iterator[SegmentAudio]:
+        """Synthesise segment by segment (arguments as `plan`); each is yielded as soon as it is ready."""
+        report = progress or (lambda fraction, stage: None)
+        report(0.0, "prompt")
+        plan = self.plan(spk_audio_prompt, text, **kwargs)  # type: ignore[arg-type]
+        count = len(plan.segments)
+        for index in range(count):
+            report(0.2 + 0.7 * index / count, f"segment {index + 1}/{count}")
+            yield from self.synthesize_round([(plan, index)])
         report(0.9, "finishing")
         report(1.0, "done")
 

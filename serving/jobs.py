@@ -1,9 +1,13 @@
 """`JobQueue`: one worker thread owns the engine; every front door submits here.
 
-Jobs run strictly one at a time in arrival order. Each job moves pending → running → completed /
-failed / cancelled, carries its timestamps, progress and error text, and can stream partial
-results (one per text segment) to whoever waits on it. A failing job fails alone: the worker
-logs it and takes the next. Finished jobs stay queryable for `keep_finished` seconds.
+Jobs start in arrival order. With `max_batch == 1` (or a runner that cannot batch) they run strictly
+one at a time. With `max_batch > 1` and a `BatchRunner`, the worker hands the runner an `admit`
+function: the runner keeps up to `max_batch` jobs running side by side and admits waiting jobs
+whenever a place frees up (between text segments), so a job never waits for a whole batch.
+Each job moves pending → running → completed / failed / cancelled, carries its timestamps,
+progress and error text, and can stream partial results (one per text segment) to whoever waits on
+it. A failing job fails alone: the worker logs it and goes on. Finished jobs stay queryable for
+`keep_finished` seconds.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -120,21 +124,42 @@ class JobContext:
     def emit(self, part: PartialAudio) -> None:
         self._queue._update(self.job, part=part)
 
+    def complete(self, result: JobResult) -> None:
+        """Batch runners: the job is done (single runners return their result instead)."""
+        self._queue._conclude(self.job, result=result)
+
+    def fail(self, error: BaseException) -> None:
+        """Batch runners: the job failed; a `JobFailure` carries a message for the user."""
+        self._queue._conclude(self.job, error=error)
+
 
 Runner = Callable[[Job, JobContext], JobResult]
+Admit = Callable[[int], list[JobContext]]  # up to n waiting jobs, now running; [] when none wait
+
+
+@runtime_checkable
+class BatchRunner(Protocol):
+    def __call__(self, job: Job, context: JobContext) -> JobResult: ...
+
+    def run_batch(self, admit: Admit, max_batch: int) -> None:
+        """Run admitted jobs side by side until none are left and `admit` gives no more.
+
+        Every admitted job must end through its context's `complete` or `fail`.
+        """
 
 
 class JobQueue:
-    """FIFO of jobs, run one at a time by a single worker thread that calls `runner`."""
+    """FIFO of jobs, run by a single worker thread that calls `runner` (one at a time, or batched)."""
 
-    def __init__(self, runner: Runner, max_pending: int = 32, keep_finished: float = 300.0) -> None:
+    def __init__(self, runner: Runner, max_pending: int = 32, keep_finished: float = 300.0, max_batch: int = 1) -> None:
         self._runner = runner
+        self.max_batch = max_batch if isinstance(runner, BatchRunner) else 1
         self.max_pending = max_pending
         self.keep_finished = keep_finished
         self._lock = threading.Condition()
         self._pending: deque[Job] = deque()
         self._jobs: dict[str, Job] = {}
-        self._running: Job | None = None
+        self._running: list[Job] = []
         self._closed = False
         self._counts = dict.fromkeys(("completed", "failed", "cancelled"), 0)
         self._processing_total = self._rtf_total = self._audio_total = 0.0
@@ -182,7 +207,7 @@ class JobQueue:
             if job.state is not JobState.PENDING:
                 return 0
             ahead = next((i for i, queued in enumerate(self._pending) if queued is job), len(self._pending))
-            return ahead + 1 + (self._running is not None)
+            return ahead + 1 + len(self._running)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job that has not started; running and finished jobs are left alone."""
@@ -225,7 +250,7 @@ class JobQueue:
             done = self._counts["completed"]
             return QueueStats(
                 pending=len(self._pending),
-                running=int(self._running is not None),
+                running=len(self._running),
                 completed=done,
                 failed=self._counts["failed"],
                 cancelled=self._counts["cancelled"],
@@ -237,7 +262,7 @@ class JobQueue:
     @property
     def depth(self) -> int:
         with self._lock:
-            return len(self._pending) + int(self._running is not None)
+            return len(self._pending) + len(self._running)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop taking jobs, cancel the waiting ones and let the running one finish."""
@@ -265,24 +290,52 @@ class JobQueue:
                     return
                 if not self._pending:
                     continue
-                job = self._pending.popleft()
-                self._running = job
+            if self.max_batch > 1:
+                self._run_batch()
+            else:
+                for context in self._admit(1):
+                    self._run(context)
+
+    def _admit(self, n: int) -> list[JobContext]:
+        """Move up to n waiting jobs to running."""
+        with self._lock:
+            taken = [self._pending.popleft() for _ in range(min(n, len(self._pending)))]
+            for job in taken:
+                self._running.append(job)
                 job.state, job.started_at, job.stage = JobState.RUNNING, time.time(), "starting"
                 job.version += 1
-                self._lock.notify_all()
-            self._run(job)
+                log.info("job %s started (%s)", job.id, job.origin)
+            self._lock.notify_all()
+        return [JobContext(self, job) for job in taken]
 
-    def _run(self, job: Job) -> None:
-        log.info("job %s started (%s)", job.id, job.origin)
+    def _run(self, context: JobContext) -> None:
         try:
-            result = self._runner(job, JobContext(self, job))
-        except JobFailure as exc:
-            log.warning("job %s failed: %s", job.id, exc)
-            self._end(job, JobState.FAILED, str(exc), exc.kind)
+            result = self._runner(context.job, context)
         except Exception as exc:
-            log.exception("job %s failed unexpectedly", job.id)
-            self._end(job, JobState.FAILED, f"internal error: {type(exc).__name__}: {exc}", "internal")
+            self._conclude(context.job, error=exc)
         else:
+            self._conclude(context.job, result=result)
+
+    def _run_batch(self) -> None:
+        admitted: list[Job] = []
+
+        def admit(n: int) -> list[JobContext]:
+            contexts = self._admit(n)
+            admitted.extend(context.job for context in contexts)
+            return contexts
+
+        try:
+            self._runner.run_batch(admit, self.max_batch)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("the batch runner failed")
+        for job in admitted:
+            if not job.finished:
+                self._conclude(job, error=RuntimeError("the batch ended without finishing this job"))
+
+    def _conclude(self, job: Job, result: JobResult | None = None, error: BaseException | None = None) -> None:
+        if job.finished:  # a runner that reports twice: the first word stands
+            return
+        if error is None and result is not None:
             log.info(
                 "job %s done: %.2f s of audio in %.2f s (RTF %.3f)",
                 job.id,
@@ -291,6 +344,12 @@ class JobQueue:
                 result.rtf,
             )
             self._end(job, JobState.COMPLETED, result=result)
+        elif isinstance(error, JobFailure):
+            log.warning("job %s failed: %s", job.id, error)
+            self._end(job, JobState.FAILED, str(error), error.kind)
+        else:
+            log.error("job %s failed unexpectedly", job.id, exc_info=error)
+            self._end(job, JobState.FAILED, f"internal error: {type(error).__name__}: {error}", "internal")
 
     def _end(
         self,
@@ -301,7 +360,8 @@ class JobQueue:
         result: JobResult | None = None,
     ) -> None:
         with self._lock:
-            self._running = None
+            if job in self._running:
+                self._running.remove(job)
             job.result = result
             self._finish(job, state, error, kind)
         self._notify_listeners(job)

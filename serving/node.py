@@ -29,6 +29,7 @@ class NodeSettings:
     allowed_dirs: tuple[Path, ...] = (Path("examples"),)  # prompt files front doors may name by path
     max_pending: int = 32
     keep_finished: float = 300.0  # seconds a finished job stays queryable
+    max_batch: int = 8  # jobs running side by side (their GPT decode batched); 1 = strictly one at a time
     max_output_files: int = 500
     max_output_bytes: int = 2 * 1024**3
     allow_private_urls: bool = False
@@ -53,7 +54,8 @@ class Node:
         self.loaded, self.settings = loaded, settings
         self.policy = settings.source_policy()
         self.outputs = OutputStore(settings.outputs_dir, settings.max_output_files, settings.max_output_bytes)
-        self.queue = JobQueue(EngineRunner(loaded.engine, self.outputs), settings.max_pending, settings.keep_finished)
+        runner = EngineRunner(loaded.engine, self.outputs)
+        self.queue = JobQueue(runner, settings.max_pending, settings.keep_finished, settings.max_batch)
         self.status = status or ConnectionStatus()
 
     @property

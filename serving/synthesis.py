@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from indextts.audio import PROMPT_MIN_SECONDS, silence_samples
 from indextts.errors import IndexTTSError
-from indextts.pipeline import IndexTTS2, to_int16
-from serving.jobs import Job, JobContext, JobFailure, JobResult, PartialAudio
+from indextts.pipeline import IndexTTS2, RequestPlan, SegmentAudio, to_int16
+from serving.jobs import Admit, Job, JobContext, JobFailure, JobResult, PartialAudio
 from serving.outputs import OutputStore
 from serving.request import EmotionMode, SynthesisRequest
 from serving.sources import PromptAudio, SourcePolicy, resolve_audio
@@ -65,8 +65,41 @@ def _is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
+def as_job_failure(exc: Exception) -> Exception:
+    """The engine's typed errors and out-of-memory become failures with a message for the user."""
+    if isinstance(exc, IndexTTSError):
+        return JobFailure(str(exc), "invalid")
+    if isinstance(exc, (RuntimeError, MemoryError)) and _is_out_of_memory(exc):
+        return JobFailure(
+            "the GPU ran out of memory for this request; try a shorter text, fewer beams "
+            "(num_beams) or a smaller max_text_tokens_per_segment",
+            "resources",
+        )
+    return exc
+
+
+@dataclass(eq=False)
+class _RunningJob:
+    """A job inside a batch: its plan, the next segment to make and the audio made so far."""
+
+    context: JobContext
+    plan: RequestPlan
+    gap: np.ndarray
+    started: float
+    next_segment: int = 0
+    pieces: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        return self.next_segment == len(self.plan.segments)
+
+
 class EngineRunner:
-    """Runs one prepared request on the engine, streams its segments, writes the WAV."""
+    """Runs prepared requests on the engine, streams their segments, writes the WAVs.
+
+    Called with one job it runs that job alone; `run_batch` keeps several running side by side,
+    their GPT decoding batched one text segment at a time (see `IndexTTS2.synthesize_round`).
+    """
 
     def __init__(self, engine: IndexTTS2, outputs: OutputStore | None) -> None:
         self.engine, self.outputs = engine, outputs
@@ -87,18 +120,86 @@ class EngineRunner:
                 if pieces and gap.size:
                     pieces.append(gap)
                 pieces.append(audio)
-        except IndexTTSError as exc:
-            raise JobFailure(str(exc), "invalid") from exc
-        except (RuntimeError, MemoryError) as exc:
-            if not _is_out_of_memory(exc):
+        except Exception as exc:
+            failure = as_job_failure(exc)
+            if failure is exc:
                 raise
             self._release_memory()
-            raise JobFailure(
-                "the GPU ran out of memory for this request; try a shorter text, fewer beams "
-                "(num_beams) or a smaller max_text_tokens_per_segment",
-                "resources",
-            ) from exc
+            raise failure from exc
+        return self._result(job, pieces, started)
+
+    def run_batch(self, admit: Admit, max_batch: int) -> None:
+        running: list[_RunningJob] = []
+        while True:
+            running += self._plan_all(admit(max_batch - len(running)))
+            if not running:
+                return
+            self._round(running)
+            for item in [r for r in running if r.done or r.context.job.finished]:
+                running.remove(item)
+                if not item.context.job.finished:
+                    item.context.complete(self._result(item.context.job, item.pieces, item.started))
+
+    def _plan_all(self, contexts: list[JobContext]) -> list[_RunningJob]:
+        planned = []
+        for context in contexts:
+            prepared: PreparedSynthesis = context.job.payload
+            request = prepared.request
+            started = time.perf_counter()
+            context.progress(0.0, "prompt")
+            try:
+                plan = self.engine.plan(prepared.speaker.data, request.text, **_engine_kwargs(prepared))
+            except Exception as exc:
+                context.fail(as_job_failure(exc))
+                continue
+            gap = np.zeros(silence_samples(request.interval_silence, self.engine.sample_rate), dtype=np.int16)
+            planned.append(_RunningJob(context, plan, gap, started))
+        return planned
+
+    def _round(self, running: list[_RunningJob]) -> None:
+        """The next segment of every running job; if the batch as a whole fails, each job tries alone."""
+        for item in running:
+            count = len(item.plan.segments)
+            item.context.progress(0.2 + 0.7 * item.next_segment / count, f"segment {item.next_segment + 1}/{count}")
+        made = 0
+        try:
+            segments = self.engine.synthesize_round([(r.plan, r.next_segment) for r in running])
+            for item, segment in zip(running, segments, strict=True):
+                self._accept(item, segment)
+                made += 1
+            return
+        except Exception as exc:
+            self._release_memory()
+            if len(running) == 1:
+                running[0].context.fail(as_job_failure(exc))
+                return
+            log.warning(
+                "a batch of %d failed (%s); its %d unfinished jobs go on one by one",
+                len(running),
+                exc,
+                len(running) - made,
+            )
+        waiting = running[made:]
+        for item in waiting:
+            try:
+                for segment in self.engine.synthesize_round([(item.plan, item.next_segment)]):
+                    self._accept(item, segment)
+            except Exception as exc:
+                self._release_memory()
+                item.context.fail(as_job_failure(exc))
+
+    def _accept(self, item: _RunningJob, segment: SegmentAudio) -> None:
+        audio = to_int16(segment.samples)
+        rate = self.engine.sample_rate
+        item.context.emit(PartialAudio(segment.index, segment.count, segment.text, rate, audio))
+        if item.pieces and item.gap.size:
+            item.pieces.append(item.gap)
+        item.pieces.append(audio)
+        item.next_segment += 1
+
+    def _result(self, job: Job, pieces: list[np.ndarray], started: float) -> JobResult:
         audio = np.concatenate(pieces)
+        rate = self.engine.sample_rate
         path = self.outputs.write(job.id, audio, rate) if self.outputs else None
         return JobResult(rate, audio, path, time.perf_counter() - started)
 

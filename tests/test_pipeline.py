@@ -98,3 +98,25 @@ def test_every_emotion_mode_synthesises(engine, emotion):
     result = engine.synthesize(VOICE, "Hello.", seed=4, **emotion, **FAST)
     assert result.audio.shape == (expected_samples([FAST["max_mel_tokens"]], 200),)
     assert np.abs(result.audio).max() > 0  # the demo vocoder makes audible noise
+
+
+def test_requests_synthesised_side_by_side_sound_as_they_would_alone(engine):
+    """`synthesize_round` batches the GPT decode of several plans; each plan's audio is unchanged."""
+    requests = [
+        (VOICE, TWO_SEGMENTS, dict(seed=5, **FAST)),
+        (
+            EXAMPLES / "voice_02.wav",
+            "A single short line.",
+            dict(seed=9, max_mel_tokens=8, max_text_tokens_per_segment=20),
+        ),
+    ]
+    alone = [[c.samples for c in engine.infer_stream(v, t, **kw)] for v, t, kw in requests]
+    plans = [engine.plan(v, t, **kw) for v, t, kw in requests]
+    together: list[list[np.ndarray]] = [[], []]
+    for index in range(2):
+        work = [(plan, index) for plan in plans if index < len(plan.segments)]
+        for plan_number, segment in zip([plans.index(p) for p, _ in work], engine.synthesize_round(work)):
+            together[plan_number].append(segment.samples)
+    assert [len(a) for a in alone] == [2, 1] and [len(t) for t in together] == [2, 1]
+    for mine, reference in zip(sum(together, []), sum(alone, [])):
+        np.testing.assert_allclose(mine, reference, atol=0.5)  # PCM scale: within half an LSB
