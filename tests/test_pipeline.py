@@ -115,8 +115,8 @@ def test_requests_synthesised_side_by_side_sound_as_they_would_alone(engine):
     together: list[list[np.ndarray]] = [[], []]
     for index in range(2):
         work = [(plan, index) for plan in plans if index < len(plan.segments)]
-        for plan_number, segment in zip([plans.index(p) for p, _ in work], engine.synthesize_round(work)):
-            together[plan_number].append(segment.samples)
+        for (plan, _), segment in zip(work, engine.synthesize_round(work), strict=True):
+            together[plans.index(plan)].append(segment.samples)
     assert [len(a) for a in alone] == [2, 1] and [len(t) for t in together] == [2, 1]
-    for mine, reference in zip(sum(together, []), sum(alone, [])):
+    for mine, reference in zip([*together[0], *together[1]], [*alone[0], *alone[1]], strict=True):
         np.testing.assert_allclose(mine, reference, atol=0.5)  # PCM scale: within half an LSB
