@@ -60,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=2, help="timed warm runs (after one warm-up run)")
     parser.add_argument("--decoding", choices=tuple(DECODINGS), default="default", help="generation settings")
     parser.add_argument("--threads", type=int, help="torch CPU threads (None: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (the package's own device handling)")
+    parser.add_argument("--fp16", action="store_true", help="the package's use_fp16 (CUDA only)")
     parser.add_argument("--prompt", type=Path, default=REPO / "examples" / "voice_01.wav", help="voice prompt")
     parser.add_argument("--text", default=DEFAULT_TEXT, help="text of the segment (one segment)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of run i is seed + i")
@@ -73,18 +75,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class StageClock:
     """Accumulates wall time per stage name while `infer` runs, through wrappers and module hooks."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         self.times: dict[str, float] = {}
         self.audio_samples = 0
         self._started: dict[str, float] = {}
+        # CUDA work is asynchronous: wait for it at every stage edge, or a stage's time lands in the next.
+        self.sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
     def reset(self) -> None:
         self.times, self.audio_samples, self._started = {}, 0, {}
 
     def start(self, name: str) -> None:
+        self.sync()
         self._started[name] = time.perf_counter()
 
     def stop(self, name: str) -> None:
+        self.sync()
         self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - self._started.pop(name)
 
     def wrap(self, owner: Any, attribute: str, name: str) -> None:
@@ -202,7 +208,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         if args.threads:
             torch.set_num_threads(args.threads)
         started = time.perf_counter()
-        tts = indextts.IndexTTS2(model_dir=str(model_dir), device="cpu", use_cuda_kernel=False)
+        tts = indextts.IndexTTS2(
+            model_dir=str(model_dir), device=args.device, use_fp16=args.fp16, use_cuda_kernel=False
+        )
         load_s = time.perf_counter() - started
         ref.check_loaded(tts, model_dir)
         started = time.perf_counter()
@@ -210,7 +218,7 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         text_first_s = time.perf_counter() - started
         if len(segments) != 1:
             raise SystemExit(f"--text must fit one segment of at most 120 tokens, it gives {len(segments)}")
-        clock = StageClock()
+        clock = StageClock(args.device)
         install(tts, clock)
         make_stop_impossible(tts)
         say(f"reference loaded in {load_s:.1f} s; warm-up run")
@@ -235,8 +243,8 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "repeat": args.repeat,
         "text_tokens": len(segments[0]),
         "prompt": str(args.prompt),
-        "device": "cpu",
-        "dtype": "float32",
+        "device": args.device,
+        "dtype": "float16" if args.fp16 else "float32",
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
@@ -265,7 +273,8 @@ def table(report: dict[str, Any]) -> str:
         f"{report['implementation']} · {report['size']} random-weight checkpoint · {K} forced codes per run "
         f"({report['decoding']}: {report['generation']}) · {report['text_tokens']} text tokens · "
         f"{report['repeat']} warm runs",
-        f"device cpu · float32 · torch {report['torch']} · {report['torch_threads']} torch thread(s) · "
+        f"device {report['device']} · {report['dtype']} · torch {report['torch']} · "
+        f"{report['torch_threads']} torch thread(s) · "
         f"peak RSS {report['peak_rss_bytes'] / 2**30:.2f} GiB",
         "",
         "| stage | median | min | max |",

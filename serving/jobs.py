@@ -151,8 +151,16 @@ class BatchRunner(Protocol):
 class JobQueue:
     """FIFO of jobs, run by a single worker thread that calls `runner` (one at a time, or batched)."""
 
-    def __init__(self, runner: Runner, max_pending: int = 32, keep_finished: float = 300.0, max_batch: int = 1) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        max_pending: int = 32,
+        keep_finished: float = 300.0,
+        max_batch: int = 1,
+        on_worker_start: Callable[[], None] | None = None,
+    ) -> None:
         self._runner = runner
+        self._on_worker_start = on_worker_start  # per-thread setup of the engine, on the worker thread
         self.max_batch = max_batch if isinstance(runner, BatchRunner) else 1
         self.max_pending = max_pending
         self.keep_finished = keep_finished
@@ -280,6 +288,8 @@ class JobQueue:
     # --- worker --------------------------------------------------------------------------------
 
     def _work(self) -> None:
+        if self._on_worker_start is not None:
+            self._on_worker_start()
         while True:
             with self._lock:
                 # Sleep on the condition (no polling): idle nodes cost no CPU. The timeout only

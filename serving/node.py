@@ -55,7 +55,9 @@ class Node:
         self.policy = settings.source_policy()
         self.outputs = OutputStore(settings.outputs_dir, settings.max_output_files, settings.max_output_bytes)
         runner = EngineRunner(loaded.engine, self.outputs)
-        self.queue = JobQueue(runner, settings.max_pending, settings.keep_finished, settings.max_batch)
+        self.queue = JobQueue(
+            runner, settings.max_pending, settings.keep_finished, settings.max_batch, loaded.start_worker_thread
+        )
         self.status = status or ConnectionStatus()
 
     @property

@@ -213,3 +213,24 @@ def test_a_batch_that_runs_out_of_memory_is_retried_job_by_job(engine, demo_dir,
     assert all(job.state is JobState.COMPLETED for job in jobs), [job.error for job in jobs]
     for mine, reference in zip(jobs, alone, strict=True):
         assert np.abs(mine.result.audio.astype(np.int32) - reference.result.audio.astype(np.int32)).max() <= 1
+
+
+def test_synthesis_runs_on_the_worker_thread_with_the_process_torch_threads(demo_dir, cache_dir, tmp_path):
+    """The model loads on one CPU thread; the queue's worker thread gets the process's thread count."""
+    import torch
+
+    from serving.engine import EngineOptions, load_engine
+
+    before = torch.get_num_threads()
+    loaded = load_engine(EngineOptions(model_dir=demo_dir, cache_dir=cache_dir, device="cpu"))
+    assert torch.get_num_threads() == before and loaded.cpu_threads == before
+    seen = []
+    queue = JobQueue(
+        lambda job, context: seen.append(torch.get_num_threads()) or _result(),
+        on_worker_start=lambda: (torch.set_num_threads(1), loaded.start_worker_thread()),
+    )
+    try:
+        queue.wait_finished(queue.submit({}, "test"), timeout=10)
+    finally:
+        queue.close()
+    assert seen == [before]
