@@ -349,6 +349,7 @@ def plot(report: dict[str, Any], path: Path) -> bool:
         load_ax.plot(n, [official_rate(official)] * len(n), "s--", label="official (one at a time)")
     load_ax.set_xscale("log", base=2)
     load_ax.set_xticks(n, [str(x) for x in n])
+    load_ax.set_ylim(bottom=0)
     load_ax.set_xlabel("requests at once")
     load_ax.set_ylabel("seconds of audio per second")
     load_ax.set_title("aggregate throughput")
