@@ -163,7 +163,12 @@ def test_batched_jobs_run_together_and_sound_as_they_would_alone(engine, demo_di
     finally:
         node.close()
     assert all(job.state is JobState.COMPLETED for job in batched + alone), [j.error for j in batched + alone]
-    assert max(job.started_at for job in batched) < min(job.finished_at for job in batched)  # side by side
+    # Side by side: the first job may start alone (the worker wakes at the first submit), the others
+    # join it or each other at the next round.
+    overlapping = [
+        (a, b) for a in batched for b in batched if a is not b and a.started_at < b.started_at < a.finished_at
+    ]
+    assert overlapping
     for mine, reference in zip(batched, alone, strict=True):
         assert [p.index for p in mine.parts] == [p.index for p in reference.parts]
         assert mine.result.audio.shape == reference.result.audio.shape
