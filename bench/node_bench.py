@@ -39,7 +39,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compare_reference import compare, summary
+from compare_reference import ROWS, compare, summary
 from stages import DEFAULT_TEXT, device_name, peak_rss_bytes, stop_code_impossible
 
 from indextts.config import default_cache_dir
@@ -273,17 +273,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "| stage | ours, median |",
             "|---|---:|",
-            *(
-                f"| {name} | {s[key]:.3f} s |"
-                for name, key in (
-                    ("prompt processing, cached", "prompt_cached"),
-                    ("GPT generation", "gpt_generate"),
-                    ("GPT latent pass", "gpt_latent"),
-                    ("s2mel (25 steps, CFG)", "s2mel"),
-                    ("vocoder (BigVGAN)", "vocoder"),
-                    ("total, cached prompt", "total_cached"),
-                )
-            ),
+            *(f"| {name} | {s[key]:.3f} s |" for name, key in ROWS),
             f"| GPT codes/s | {report['codes'] / s['gpt_generate']:.1f} |",
             f"| RTF, cached prompt | {s['total_cached'] / s['audio_s']:.3f} |",
         ]

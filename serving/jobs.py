@@ -1,9 +1,9 @@
 """`JobQueue`: one worker thread owns the engine; every front door submits here.
 
-Jobs start in arrival order. With `max_batch == 1` (or a runner that cannot batch) they run strictly
-one at a time. With `max_batch > 1` and a `BatchRunner`, the worker hands the runner an `admit`
-function: the runner keeps up to `max_batch` jobs running side by side and admits waiting jobs
-whenever a place frees up (between text segments), so a job never waits for a whole batch.
+Jobs start in arrival order. A plain `Runner` runs them strictly one at a time. A `BatchRunner` gets
+an `admit` function from the worker: it keeps up to `max_batch` jobs running side by side and
+admits waiting jobs whenever a place frees up (between text segments), so a job never waits for a
+whole batch; with `max_batch == 1` that is one job at a time again.
 Each job moves pending → running → completed / failed / cancelled, carries its timestamps,
 progress and error text, and can stream partial results (one per text segment) to whoever waits on
 it. A failing job fails alone: the worker logs it and goes on. Finished jobs stay queryable for
@@ -139,8 +139,6 @@ Admit = Callable[[int], list[JobContext]]  # up to n waiting jobs, now running; 
 
 @runtime_checkable
 class BatchRunner(Protocol):
-    def __call__(self, job: Job, context: JobContext) -> JobResult: ...
-
     def run_batch(self, admit: Admit, max_batch: int) -> None:
         """Run admitted jobs side by side until none are left and `admit` gives no more.
 
@@ -153,7 +151,7 @@ class JobQueue:
 
     def __init__(
         self,
-        runner: Runner,
+        runner: Runner | BatchRunner,
         max_pending: int = 32,
         keep_finished: float = 300.0,
         max_batch: int = 1,
@@ -300,8 +298,8 @@ class JobQueue:
                     return
                 if not self._pending:
                     continue
-            if self.max_batch > 1:
-                self._run_batch()
+            if isinstance(self._runner, BatchRunner):
+                self._run_batch(self._runner)
             else:
                 for context in self._admit(1):
                     self._run(context)
@@ -320,13 +318,13 @@ class JobQueue:
 
     def _run(self, context: JobContext) -> None:
         try:
-            result = self._runner(context.job, context)
+            result = self._runner(context.job, context)  # type: ignore[operator]
         except Exception as exc:
             self._conclude(context.job, error=exc)
         else:
             self._conclude(context.job, result=result)
 
-    def _run_batch(self) -> None:
+    def _run_batch(self, runner: BatchRunner) -> None:
         admitted: list[Job] = []
 
         def admit(n: int) -> list[JobContext]:
@@ -335,7 +333,7 @@ class JobQueue:
             return contexts
 
         try:
-            self._runner.run_batch(admit, self.max_batch)  # type: ignore[attr-defined]
+            runner.run_batch(admit, self.max_batch)
         except Exception:
             log.exception("the batch runner failed")
         for job in admitted:

@@ -97,36 +97,12 @@ class _RunningJob:
 class EngineRunner:
     """Runs prepared requests on the engine, streams their segments, writes the WAVs.
 
-    Called with one job it runs that job alone; `run_batch` keeps several running side by side,
-    their GPT decoding batched one text segment at a time (see `IndexTTS2.synthesize_round`).
+    Up to `max_batch` jobs run side by side, their GPT decoding batched one text segment at a time
+    (see `IndexTTS2.synthesize_round`); with `max_batch == 1`, one job after another.
     """
 
     def __init__(self, engine: IndexTTS2, outputs: OutputStore | None) -> None:
         self.engine, self.outputs = engine, outputs
-
-    def __call__(self, job: Job, context: JobContext) -> JobResult:
-        prepared: PreparedSynthesis = job.payload
-        request = prepared.request
-        started = time.perf_counter()
-        rate = self.engine.sample_rate
-        gap = np.zeros(silence_samples(request.interval_silence, rate), dtype=np.int16)
-        pieces: list[np.ndarray] = []
-        try:
-            for segment in self.engine.infer_stream(
-                prepared.speaker.data, request.text, progress=context.progress, **_engine_kwargs(prepared)
-            ):
-                audio = to_int16(segment.samples)
-                context.emit(PartialAudio(segment.index, segment.count, segment.text, rate, audio))
-                if pieces and gap.size:
-                    pieces.append(gap)
-                pieces.append(audio)
-        except Exception as exc:
-            failure = as_job_failure(exc)
-            if failure is exc:
-                raise
-            self._release_memory()
-            raise failure from exc
-        return self._result(job, pieces, started)
 
     def run_batch(self, admit: Admit, max_batch: int) -> None:
         running: list[_RunningJob] = []
@@ -138,6 +114,7 @@ class EngineRunner:
             for item in [r for r in running if r.done or r.context.job.finished]:
                 running.remove(item)
                 if not item.context.job.finished:
+                    item.context.progress(0.9, "finishing")
                     item.context.complete(self._result(item.context.job, item.pieces, item.started))
 
     def _plan_all(self, contexts: list[JobContext]) -> list[_RunningJob]:

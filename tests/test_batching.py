@@ -30,9 +30,6 @@ class SteppedBatchRunner:
         self.step = threading.Semaphore(0)
         self.batches: list[list[str]] = []  # names running in each round
 
-    def __call__(self, job: Job, context: JobContext) -> JobResult:  # pragma: no cover - batch path only
-        raise AssertionError("a batch runner is called through run_batch")
-
     def run_batch(self, admit: Admit, max_batch: int) -> None:
         running: dict[str, tuple[JobContext, int]] = {}
         while True:
