@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from indextts.emotion.control import EmotionRequest
-from indextts.gpt.generation import GenerationSettings, _Decoder, generate_codes
+from indextts.gpt.generation import GenerationSettings, generate_codes
 from indextts.pipeline import IndexTTS2
 from indextts.vocoder import to_pcm16_scale
 
@@ -72,12 +72,19 @@ def emotion_request(case: dict, base: Path) -> EmotionRequest:
 
 
 def step_logits(engine: IndexTTS2, prefix: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Our raw logits at each step when the decoder is fed `codes` (what the reference chose)."""
-    decoder = _Decoder(engine.models.gpt, prefix, 1, codes.numel() + 1)
-    rows = [decoder.first_logits]
-    for code in codes.reshape(-1)[:-1]:
-        rows.append(decoder.step(code.view(1)))
-    return torch.cat(rows)  # (steps, V)
+    """Our raw logits at each step when the decoder is fed `codes` (what the reference chose).
+
+    One teacher-forced pass over [prefix ; start, c_1 … c_{n-1}] with the decode loop's mel
+    positions (start at 0, the k-th code at k + 1: the official quirk), through public methods
+    only, so this tool does not depend on how the decode loop is organised.
+    """
+    gpt = engine.models.gpt
+    fed = codes.reshape(-1)[:-1]  # (n-1,)
+    ids = torch.cat([fed.new_tensor([gpt.cfg.start_mel_token]), fed]).unsqueeze(0)  # (1, n)
+    positions = torch.cat([fed.new_tensor([0]), torch.arange(2, fed.numel() + 2, device=fed.device)])  # (n,)
+    mel = gpt.embed_mel(ids, positions).to(prefix.dtype)  # (1, n, C)
+    hidden = gpt.gpt(torch.cat([prefix, mel], dim=1))  # (1, P+n, C)
+    return gpt.logits(hidden[:, prefix.shape[1] :])[0]  # (n, V)
 
 
 @torch.inference_mode()
