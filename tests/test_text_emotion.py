@@ -74,6 +74,11 @@ PARSE_CASES = [
     ('{"悲伤": 0.9, "低落": 0.1}', "I feel GLOOMY", [0.0, 0.0, 0.1, 0.0, 0.0, 0.9, 0.0, 0.0]),
     ('{"悲伤": 0.9}', "心情低落", [0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]),
     ('{"悲伤": 0.9, "低落": 0.1}', "I feel sad", [0.0, 0.0, 0.9, 0.0, 0.0, 0.1, 0.0, 0.0]),
+    # the reference list's Spanish words and "nostalgia" (accents matter: "melancolia" is not on it)
+    ('{"悲伤": 0.9}', "Tengo un BAJÓN", [0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]),
+    ('{"悲伤": 0.9}', "Está deprimida", [0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]),
+    ('{"悲伤": 0.9}', "pure nostalgia", [0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0]),
+    ('{"悲伤": 0.9}', "melancolia", [0.0, 0.0, 0.9, 0.0, 0.0, 0.0, 0.0, 0.0]),
     ('{"emotion": "悲伤"}', "心情低落", CALM),  # swap first adds the keys, so the label is ignored (upstream)
     ('"悲伤"', "Depressed", one_hot("melancholic")),  # upstream crashes here; we give the intended result
 ]

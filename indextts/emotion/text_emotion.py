@@ -44,7 +44,23 @@ DEFAULT_MAX_NEW_TOKENS = 512
 
 MIN_SCORE, MAX_SCORE = 0.0, 1.2
 LABEL_FIELDS = ("emotion", "emotion_label", "label", "情感", "情绪")
-MELANCHOLIC_WORDS = ("低落", "melancholy", "melancholic", "depression", "depressed", "gloomy")
+# The reference implementation's list (indextts2-inference 2.1.1, what `make parity` runs): the
+# upstream words plus Spanish ones and "nostalgia". Matched as substrings of the lower-cased text.
+MELANCHOLIC_WORDS = (
+    "低落",
+    "melancholy",
+    "melancholic",
+    "depression",
+    "depressed",
+    "gloomy",
+    "melancolía",
+    "melancólico",
+    "melancólica",
+    "deprimido",
+    "deprimida",
+    "bajón",
+    "nostalgia",
+)
 SAD, MELANCHOLIC, CALM = "悲伤", "低落", "自然"
 
 # `key: number` in text that is not JSON. The key is a run without whitespace, quotes, colon, dot
