@@ -11,11 +11,38 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MAX_TEXT_CHARS = 10_000  # about ten minutes of speech; longer texts belong in several requests
 EMOTION_COUNT = 8
 EMOTION_NAMES = ("happy", "angry", "sad", "afraid", "disgusted", "melancholic", "surprised", "calm")
+
+# Numbers must be JSON numbers: `true` or "0.8" is refused, not read as 1 or 0.8 (one rule for
+# every front door). Integral floats such as 30.0 still fill an int field; 30.5 does not.
+NUMBER_FIELDS = (
+    "emo_alpha",
+    "emo_vector",
+    "interval_silence",
+    "max_text_tokens_per_segment",
+    "top_p",
+    "top_k",
+    "temperature",
+    "num_beams",
+    "repetition_penalty",
+    "length_penalty",
+    "max_mel_tokens",
+    "seed",
+)
+StrictBool = Annotated[bool, Strict()]  # true/false only, not 1, "yes" or "false"
 
 AudioInput = Annotated[
     str | bytes,
@@ -45,14 +72,16 @@ class SynthesisRequest(BaseModel):
     emo_vector: list[float] | None = Field(
         None, description="Eight weights in [0, 1]: " + ", ".join(EMOTION_NAMES) + "."
     )
-    normalize_emo_vector: bool = Field(
+    normalize_emo_vector: StrictBool = Field(
         True, description="Apply the official UI's bias and cap the sum at 0.8 (vector mode), as its sliders do."
     )
     emo_text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="Text mode; empty = the main text.")
-    use_random: bool = Field(False, description="Random emotion prototypes instead of the nearest to the speaker.")
+    use_random: StrictBool = Field(
+        False, description="Random emotion prototypes instead of the nearest to the speaker."
+    )
     interval_silence: int = Field(200, ge=0, le=5000, description="Silence between segments, in ms.")
     max_text_tokens_per_segment: int = Field(120, ge=20, le=600)
-    do_sample: bool = True
+    do_sample: StrictBool = True
     top_p: float = Field(0.8, ge=0.0, le=1.0)
     top_k: int = Field(30, ge=0, le=100, description="0 disables top-k.")
     temperature: float = Field(0.8, ge=0.1, le=2.0)
@@ -61,6 +90,16 @@ class SynthesisRequest(BaseModel):
     length_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     max_mel_tokens: int = Field(1500, ge=50, le=1815)
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Makes sampling reproducible.")
+
+    @field_validator(*NUMBER_FIELDS, mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "emo_vector" and not isinstance(value, list):
+            return value  # pydantic's own "should be a valid list"
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
+                raise ValueError(f"must be a number, not {_json_kind(item)}")
+        return value
 
     @field_validator("text")
     @classmethod
@@ -121,6 +160,14 @@ class SynthesisRequest(BaseModel):
         """One log line: what was asked, without the audio payloads."""
         head = self.text[:40].replace("\n", " ")
         return f"{len(self.text)} chars '{head}{'…' if len(self.text) > 40 else ''}', emotion {self.emo_mode.value}"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 class RequestError(ValueError):
