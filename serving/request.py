@@ -96,10 +96,7 @@ class SynthesisRequest(BaseModel):
     def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         if info.field_name == "emo_vector" and not isinstance(value, list):
             return value  # pydantic's own "should be a valid list"
-        for item in value if isinstance(value, list) else [value]:
-            if item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
-                raise ValueError(f"must be a number, not {_json_kind(item)}")
-        return value
+        return numbers_only(value)
 
     @field_validator("text")
     @classmethod
@@ -162,6 +159,14 @@ class SynthesisRequest(BaseModel):
         return f"{len(self.text)} chars '{head}{'…' if len(self.text) > 40 else ''}', emotion {self.emo_mode.value}"
 
 
+def numbers_only(value: Any) -> Any:
+    """A pydantic before-check: None, a number or a list of numbers pass; true, "0.8" and the like do not."""
+    for item in value if isinstance(value, list) else [value]:
+        if item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
+            raise ValueError(f"must be a number, not {_json_kind(item)}")
+    return value
+
+
 def _json_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -195,7 +200,8 @@ def _field_range(field: str) -> str | None:
     return f"{low}–{high}"
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def describe_error(error: dict[str, Any]) -> tuple[str, str]:
+    """(field, message) for one pydantic error, worded the same on every front door."""
     location = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     field = location[0] if location else ""
@@ -222,4 +228,4 @@ def parse_request(data: dict[str, Any]) -> SynthesisRequest:
     try:
         return SynthesisRequest.model_validate(data)
     except ValidationError as exc:
-        raise RequestError([_describe(error) for error in exc.errors(include_url=False)]) from None
+        raise RequestError([describe_error(error) for error in exc.errors(include_url=False)]) from None
