@@ -50,6 +50,7 @@ PASSED = (
 )
 PROTOCOL_KEYS = ("type", "task_id", "stream")  # about the message, not the synthesis
 EMO_MODES = ("none", "audio", "vector", "text")
+SEED_EMO_ALPHA = 1.0  # the seed's default for emo_alpha (SynthesisRequest's is the official UI's 0.65)
 
 # The seed's own texts (its message table), word for word: clients may compare them.
 WELCOME = "已连接到 IndexTTS WebSocket"
@@ -96,6 +97,7 @@ def to_request(message: dict[str, Any]) -> SynthesisRequest:
     if unknown:
         raise ProtocolError(f"{unknown[0]}: unknown field; check its spelling", unknown[0])
     fields = {RENAMED.get(key, key): value for key, value in message.items() if key not in PROTOCOL_KEYS}
+    fields.setdefault("emo_alpha", SEED_EMO_ALPHA)
     try:
         return parse_request(fields)
     except RequestError as exc:

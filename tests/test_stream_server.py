@@ -328,3 +328,18 @@ def test_the_api_key_is_checked_at_the_handshake(node):
     finally:
         server.close()
     assert status == 401 and by_header["type"] == by_query["type"] == "welcome"
+
+
+def test_emo_alpha_defaults_to_the_seeds_one(server: str, node):
+    async def go():
+        async with connect(server) as ws:
+            await ws.recv()
+            await ws.send(_request(emo_mode="vector", emo_vector=[0, 0, 0.5, 0, 0, 0, 0, 0]))
+            _, end = await _until(ws, "end")
+            await ws.send(_request(emo_mode="vector", emo_vector=[0, 0, 0.5, 0, 0, 0, 0, 0], emo_alpha=0.3))
+            _, second = await _until(ws, "end")
+            return end["task_id"], second["task_id"]
+
+    default, given = run(go())
+    assert node.queue.get(default).payload.request.emo_alpha == 1.0
+    assert node.queue.get(given).payload.request.emo_alpha == 0.3
