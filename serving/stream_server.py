@@ -230,6 +230,11 @@ class Session:
             server._count("busy")
             await self.send(error(self.id, None, str(exc)))
             return
+        except Exception:  # runs as its own task: without this the client would never hear back
+            self.waiting -= 1
+            log.exception("stream session %s: a tts_stream request could not be queued", self.id)
+            await self.send(error(self.id, None, "internal error queueing this request; see the node's log"))
+            return
         self.jobs[job.id] = job
         log.info("stream session %s: task %s queued (%s)", self.id, job.id, request.summary())
         try:

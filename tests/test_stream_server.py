@@ -343,3 +343,42 @@ def test_emo_alpha_defaults_to_the_seeds_one(server: str, node):
     default, given = run(go())
     assert node.queue.get(default).payload.request.emo_alpha == 1.0
     assert node.queue.get(given).payload.request.emo_alpha == 0.3
+
+
+def test_a_burst_of_garbage_frames_each_get_an_error_while_a_task_runs(server: str):
+    """Random bytes, random JSON values and broken UTF-8, as text and binary frames, on one connection."""
+    import random
+
+    chooser = random.Random(16)
+    junk: list[tuple[bytes, bool]] = []
+    for index in range(60):
+        kind = index % 4
+        if kind == 0:
+            data = bytes(chooser.randrange(256) for _ in range(chooser.randrange(1, 200)))
+        elif kind == 1:
+            data = json.dumps(chooser.choice([None, 3, "x", [], [1, {"a": []}], {"type": None}, {"type": 7}])).encode()
+        elif kind == 2:
+            data = b'{"type": "tts_stream", "text": "' + bytes([0xC3, 0x28]) + b'"}'
+        else:
+            data = ("[" * chooser.randrange(1000, 50_000)).encode()
+        junk.append((data, chooser.random() < 0.5))
+
+    async def go():
+        async with connect(server) as ws:
+            await ws.recv()
+            await ws.send(_request(text="垃圾消息来的时候，这个任务还在排队或运行。"))
+            for data, as_text in junk:
+                await ws.send(data, text=as_text)
+            errors, end = 0, None
+            async for message in ws:
+                if isinstance(message, bytes):
+                    continue
+                frame = json.loads(message)
+                errors += frame.get("status") == "error"
+                if frame.get("type") == "end":
+                    end = frame
+                if end is not None and errors == len(junk):
+                    return errors, end
+
+    errors, end = run(go())
+    assert errors == len(junk) and end["message"] == "生成完成"
