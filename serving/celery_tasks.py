@@ -118,7 +118,7 @@ def _request(kwargs: dict[str, Any]) -> SynthesisRequest:
         fields |= {"emo_mode": "audio", "emo_audio": emotion_reference}
     elif vector is not None:
         if isinstance(vector, dict):  # {"happy": 0.6, …} as well as the list of eight
-            vector = [float(vector.get(name, 0.0)) for name in EMOTION_NAMES]
+            vector = [vector.get(name, 0.0) for name in EMOTION_NAMES]  # checked as numbers by the request
         fields |= {"emo_mode": "vector", "emo_vector": vector}
     elif emotion_text:
         fields |= {"emo_mode": "text", "emo_text": emotion_text}

@@ -180,6 +180,10 @@ def test_info_tasks_answer(client: Celery, workers: Workers):
             {"text": "好。", "reference_audio": str(EXAMPLES / "voice_01.wav"), "emotion_alpha": True},
             "emotion_alpha: must be a number, not true",
         ),
+        (
+            {"text": "好。", "reference_audio": str(EXAMPLES / "voice_01.wav"), "emotion_vector": {"happy": True}},
+            "emotion_vector: must be a number, not true",
+        ),
     ],
 )
 def test_bad_input_is_an_error_result_and_the_worker_keeps_serving(client: Celery, workers: Workers, kwargs, words):
