@@ -29,6 +29,15 @@ from serving.sources import AudioSourceError
 log = logging.getLogger("indextts.worker")
 MODEL_VERSION = "IndexTTS-2"
 EMOTION_NAMES = ("happy", "angry", "sad", "afraid", "disgusted", "melancholic", "surprised", "calm")
+# SynthesisRequest's names → the seed's, for the `parameters` a result reports.
+SEED_PARAMETERS = {
+    "spk_audio": "reference_audio",
+    "emo_audio": "emotion_reference",
+    "emo_alpha": "emotion_alpha",
+    "emo_vector": "emotion_vector",
+    "emo_text": "emotion_text",
+    "emo_mode": "emotion_mode",
+}
 
 
 class WorkerState:
@@ -109,7 +118,7 @@ def _request(kwargs: dict[str, Any]) -> SynthesisRequest:
         fields |= {"emo_mode": "audio", "emo_audio": emotion_reference}
     elif vector is not None:
         if isinstance(vector, dict):  # {"happy": 0.6, …} as well as the list of eight
-            vector = [float(vector.get(name, 0.0)) for name in EMOTION_NAMES]
+            vector = [vector.get(name, 0.0) for name in EMOTION_NAMES]  # checked as numbers by the request
         fields |= {"emo_mode": "vector", "emo_vector": vector}
     elif emotion_text:
         fields |= {"emo_mode": "text", "emo_text": emotion_text}
@@ -173,11 +182,17 @@ def generate_speech(
         "sample_rate": result.sample_rate,
         "processing_time": round(time.perf_counter() - started, 3),
         "model_info": _model_info_short(),
-        "parameters": request.model_dump(mode="json", exclude={"spk_audio", "emo_audio"})
-        | {"reference_audio": str(request.spk_audio), "emotion_reference": request.emo_audio},
+        "parameters": _parameters(request),
         "workflow_id": workflow_id,
         "stage_name": stage_name,
     }
+
+
+def _parameters(request: SynthesisRequest) -> dict[str, Any]:
+    """What the task used, under the seed's names (reference_audio, emotion_alpha, emotion_vector …)."""
+    used = request.model_dump(mode="json", exclude={"spk_audio", "emo_audio"})
+    used |= {"spk_audio": str(request.spk_audio), "emo_audio": request.emo_audio}
+    return {SEED_PARAMETERS.get(name, name): value for name, value in used.items()}
 
 
 def _model_info_short() -> dict[str, Any]:
@@ -225,17 +240,21 @@ def health_check() -> dict[str, Any]:
     model = {"loaded": node is not None}
     if node is not None:
         model |= {"model_dir": str(node.loaded.model_dir), "device": node.loaded.device, "demo": node.loaded.demo}
-    lock_state, error = None, WorkerState.load_error
+    lock_state, lock_word, error = None, "unavailable", WorkerState.load_error
     if WorkerState.lock is not None:
         try:
             lock_state = WorkerState.lock.state()
+            lock_word = "held" if lock_state["held"] else "free"
         except redis.RedisError as exc:
             error = f"cannot read the GPU lock: {exc}"
+    # The seed's fields are strings ("model": its state, "gpu_lock": its state); the detail rides along.
     return {
         "status": "healthy" if node is not None and error is None else "unhealthy",
-        "service": "indextts",
+        "service": "indextts_service",
         "gpu": gpu,
-        "model": model,
-        "gpu_lock": lock_state,
+        "model": "loaded" if node is not None else "not_loaded",
+        "gpu_lock": lock_word,
         "error": error,
+        "model_detail": model,
+        "gpu_lock_detail": lock_state,
     }

@@ -82,7 +82,7 @@ class PartialAudio:
 class Job:
     payload: Any = field(repr=False)
     origin: str  # which front door submitted it: "webui", "space", "rest", …
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))  # UUIDs, as the WebSocket seed states
     state: JobState = JobState.PENDING
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None

@@ -11,11 +11,38 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MAX_TEXT_CHARS = 10_000  # about ten minutes of speech; longer texts belong in several requests
 EMOTION_COUNT = 8
 EMOTION_NAMES = ("happy", "angry", "sad", "afraid", "disgusted", "melancholic", "surprised", "calm")
+
+# Numbers must be JSON numbers: `true` or "0.8" is refused, not read as 1 or 0.8 (one rule for
+# every front door). Integral floats such as 30.0 still fill an int field; 30.5 does not.
+NUMBER_FIELDS = (
+    "emo_alpha",
+    "emo_vector",
+    "interval_silence",
+    "max_text_tokens_per_segment",
+    "top_p",
+    "top_k",
+    "temperature",
+    "num_beams",
+    "repetition_penalty",
+    "length_penalty",
+    "max_mel_tokens",
+    "seed",
+)
+StrictBool = Annotated[bool, Strict()]  # true/false only, not 1, "yes" or "false"
 
 AudioInput = Annotated[
     str | bytes,
@@ -45,14 +72,16 @@ class SynthesisRequest(BaseModel):
     emo_vector: list[float] | None = Field(
         None, description="Eight weights in [0, 1]: " + ", ".join(EMOTION_NAMES) + "."
     )
-    normalize_emo_vector: bool = Field(
+    normalize_emo_vector: StrictBool = Field(
         True, description="Apply the official UI's bias and cap the sum at 0.8 (vector mode), as its sliders do."
     )
     emo_text: str | None = Field(None, max_length=MAX_TEXT_CHARS, description="Text mode; empty = the main text.")
-    use_random: bool = Field(False, description="Random emotion prototypes instead of the nearest to the speaker.")
+    use_random: StrictBool = Field(
+        False, description="Random emotion prototypes instead of the nearest to the speaker."
+    )
     interval_silence: int = Field(200, ge=0, le=5000, description="Silence between segments, in ms.")
     max_text_tokens_per_segment: int = Field(120, ge=20, le=600)
-    do_sample: bool = True
+    do_sample: StrictBool = True
     top_p: float = Field(0.8, ge=0.0, le=1.0)
     top_k: int = Field(30, ge=0, le=100, description="0 disables top-k.")
     temperature: float = Field(0.8, ge=0.1, le=2.0)
@@ -61,6 +90,13 @@ class SynthesisRequest(BaseModel):
     length_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     max_mel_tokens: int = Field(1500, ge=50, le=1815)
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Makes sampling reproducible.")
+
+    @field_validator(*NUMBER_FIELDS, mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name == "emo_vector" and not isinstance(value, list):
+            return value  # pydantic's own "should be a valid list"
+        return numbers_only(value)
 
     @field_validator("text")
     @classmethod
@@ -123,6 +159,22 @@ class SynthesisRequest(BaseModel):
         return f"{len(self.text)} chars '{head}{'…' if len(self.text) > 40 else ''}', emotion {self.emo_mode.value}"
 
 
+def numbers_only(value: Any) -> Any:
+    """A pydantic before-check: None, a number or a list of numbers pass; true, "0.8" and the like do not."""
+    for item in value if isinstance(value, list) else [value]:
+        if item is not None and (isinstance(item, bool) or not isinstance(item, (int, float))):
+            raise ValueError(f"must be a number, not {_json_kind(item)}")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
 class RequestError(ValueError):
     """A request that failed validation; `problems` holds one (field, message) pair per violation."""
 
@@ -148,7 +200,8 @@ def _field_range(field: str) -> str | None:
     return f"{low}–{high}"
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def describe_error(error: dict[str, Any]) -> tuple[str, str]:
+    """(field, message) for one pydantic error, worded the same on every front door."""
     location = [str(part) for part in error.get("loc", ()) if not isinstance(part, int)]
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     field = location[0] if location else ""
@@ -175,4 +228,4 @@ def parse_request(data: dict[str, Any]) -> SynthesisRequest:
     try:
         return SynthesisRequest.model_validate(data)
     except ValidationError as exc:
-        raise RequestError([_describe(error) for error in exc.errors(include_url=False)]) from None
+        raise RequestError([describe_error(error) for error in exc.errors(include_url=False)]) from None

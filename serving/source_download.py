@@ -18,6 +18,11 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "IndexTTS-Node"
 URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")  # Linux connects 0.0.0.0 to this very machine
+# Seed 003 lists ftp:// among prompt URLs; this node refuses it on purpose, and says why.
+FTP_REFUSED = (
+    " (FTP is refused on purpose: its server names the address of the data connection, which would"
+    " slip past the private-address check every download gets)"
+)
 
 
 def fetch_url(url: str, field: str, policy: SourcePolicy) -> bytes:
@@ -150,8 +155,12 @@ def _checked_url(text: str, field: str, redirected_from: str | None) -> httpx.UR
     scheme = URL_SCHEME.match(text)
     if scheme is None or scheme.group(1).lower() not in ("http", "https"):
         name = scheme.group(1).lower() if scheme else text.partition(":")[0].lower()
+        why = FTP_REFUSED if name in ("ftp", "ftps", "sftp") else ""
         raise AudioSourceError(
-            field, "forbidden", f"{where} uses the '{name}' scheme; only http:// and https:// links are downloaded"
+            field,
+            "forbidden",
+            f"{where} uses the '{name}' scheme; only http:// and https:// links are downloaded{why}. "
+            "Serve the file over https://, or send it as hex or base64",
         )
     try:
         url = httpx.URL(text)

@@ -14,6 +14,10 @@ How a value is read (`detect_kind`, a documented contract):
 - anything else: a file path, relative to `SourcePolicy.base_dir`, which must resolve (after
   symlinks and `..`) inside one of `SourcePolicy.allowed_dirs`; with none, paths are refused.
 
+Audio checks: the data must decode, last no longer than `SourcePolicy.max_seconds` and no shorter
+than the caller's `min_seconds`, be sampled at 8 kHz or more (`MIN_SAMPLE_RATE`) and carry a
+signal: a clip whose first 15 s (the part the model uses) are digital silence is refused.
+
 URL policy (`fetch_url`): before connecting, and again for every redirect, the host is looked up
 and every address checked. Link-local (including cloud metadata at 169.254.169.254), multicast,
 unspecified and reserved addresses are always refused; loopback and private ones (RFC 1918, ULA,
@@ -37,6 +41,7 @@ from pathlib import Path, PurePath
 from typing import Literal
 
 import httpx
+import numpy as np
 import soundfile as sf
 
 from indextts.audio import PROMPT_MAX_SECONDS, load_audio
@@ -58,6 +63,8 @@ logger = logging.getLogger(__name__)
 
 SourceKind = Literal["bytes", "url", "hex", "base64", "path"]
 
+MIN_SAMPLE_RATE = 8000  # telephone speech; below it there is no voice left to clone
+SILENCE_PEAK = 1 / 32768  # under one step of 16-bit audio: nothing was recorded
 ENCODED_MIN_CHARS = 100  # shorter strings are always names: no real audio encodes this small
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _BASE64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}\s*")
@@ -201,15 +208,34 @@ def _decode_base64(text: str, field: str, policy: SourcePolicy) -> tuple[bytes, 
 
 def _check_audio(data: bytes, origin: str, field: str, policy: SourcePolicy, min_seconds: float) -> PromptAudio:
     header = _header_info(data)
-    duration, sample_rate = header if header else _decoded_info(data, origin, field, policy)
+    wave = None
+    if header:
+        duration, sample_rate = header
+    else:
+        wave, sample_rate = _decoded(data, origin, field, policy)
+        duration = len(wave) / sample_rate
     if duration > policy.max_seconds:
         raise _too_long(origin, duration, field, policy)
+    if sample_rate < MIN_SAMPLE_RATE:
+        raise AudioSourceError(
+            field,
+            "invalid",
+            f"{origin} is sampled at {sample_rate} Hz; a voice prompt needs at least {MIN_SAMPLE_RATE} Hz "
+            "(16–48 kHz recordings work best). Send an ordinary speech recording.",
+        )
     if duration < min_seconds:
         raise AudioSourceError(
             field,
             "invalid",
             f"{origin} is {duration:.2f} s long; at least {min_seconds:g} s is needed. "
             "Send a longer clip (3–15 s of clear speech works best).",
+        )
+    if _peak(data, wave, sample_rate) < SILENCE_PEAK:
+        raise AudioSourceError(
+            field,
+            "invalid",
+            f"{origin} is silent: every sample of the first {PROMPT_MAX_SECONDS} s (the part the model uses) "
+            "is zero. Send a recording of someone speaking.",
         )
     return PromptAudio(data=data, origin=origin, duration=duration, sample_rate=sample_rate)
 
@@ -225,7 +251,19 @@ def _header_info(data: bytes) -> tuple[float, int] | None:
     return info.frames / info.samplerate, int(info.samplerate)
 
 
-def _decoded_info(data: bytes, origin: str, field: str, policy: SourcePolicy) -> tuple[float, int]:
+def _peak(data: bytes, wave: np.ndarray | None, sample_rate: int) -> float:
+    """The loudest sample of the first PROMPT_MAX_SECONDS (read from the file unless already decoded)."""
+    frames = PROMPT_MAX_SECONDS * sample_rate
+    if wave is None:
+        try:
+            with sf.SoundFile(io.BytesIO(data)) as handle:
+                wave = handle.read(frames=frames, dtype="float32")
+        except (sf.SoundFileError, RuntimeError, TypeError, ValueError):
+            return 1.0  # the header was readable; the engine's decoder reports what else is wrong
+    return float(np.abs(wave[:frames]).max(initial=0.0))
+
+
+def _decoded(data: bytes, origin: str, field: str, policy: SourcePolicy) -> tuple[np.ndarray, int]:
     try:
         wave, sample_rate = load_audio(data, None, policy.max_seconds)
     except AudioTooLongError as exc:
@@ -239,7 +277,7 @@ def _decoded_info(data: bytes, origin: str, field: str, policy: SourcePolicy) ->
             "invalid",
             f"{origin} is not audio (WAV, FLAC, OGG, Opus, MP3 ...); send a voice recording in one of them.{page}",
         ) from None
-    return len(wave) / sample_rate, sample_rate
+    return wave, sample_rate
 
 
 def _too_long(origin: str, duration: float, field: str, policy: SourcePolicy) -> AudioSourceError:

@@ -1,18 +1,23 @@
-"""The WebSocket streaming protocol (seed "IndexTTS WebSocket 流式语音合成接口说明"): messages in and
-out, as plain functions. The server (`stream_server.py`) only moves them.
+"""The WebSocket streaming protocol (seed 001, "IndexTTS WebSocket 流式语音合成接口说明"): messages
+in and out, as plain functions. The server (`stream_server.py`) only moves them.
 
-Client → server (JSON text frames):
+Client → server (JSON text frames; binary frames holding UTF-8 JSON are read the same way):
     {"type": "tts_stream", "text", "prompt_audio", "emo_mode": "none|audio|vector|text",
      "emo_audio"?, "emo_alpha"?, "emo_vector"?, "emo_text"?, "interval_silence"?, "max_tokens"?,
-     "use_random"?, "task_id"?, "stream"?: false, + any SynthesisRequest sampling field}
+     "use_random"?, "stream"?: false, + any SynthesisRequest sampling field}
     {"type": "task_status", "task_id"}
-Server → client: welcome; queued → start → one binary WAV (one per segment with "stream": true)
-→ end; errors {"status": "error", "type": "error", "task_id", "session_id", "message"}.
+    Any other key is refused with an error naming it (as REST does); `task_id` in a tts_stream
+    message is tolerated and ignored, since the seed's server makes the ids.
+Server → client: welcome {"status": "success", "session_id", "message", "usage"}; queued → start →
+one binary WAV (one per segment with "stream": true) → end, each with the seed's `message`;
+errors {"status": "error", "type": "error", "task_id", "session_id", "message", "field"}, the
+message in the seed's words for the cases its error table lists.
 """
 
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -43,35 +48,62 @@ PASSED = (
     "seed",
     "normalize_emo_vector",
 )
-# The seed client's own checks, in its words, so its users read the same messages.
-TEXT_MISSING = "text: 请输入待合成文本。(the text is empty)"
-PROMPT_MISSING = "prompt_audio: 缺少说话人参考音频。(give a path inside the allowed folders or an http(s) URL)"
-EMO_AUDIO_MISSING = "emo_audio: 情感参考音频模式需要上传情感音频。(emo_mode 'audio' needs emo_audio)"
-EMO_TEXT_MISSING = "emo_text: 情感文本引导模式需要输入引导文本。(emo_mode 'text' needs emo_text)"
+PROTOCOL_KEYS = ("type", "task_id", "stream")  # about the message, not the synthesis
+EMO_MODES = ("none", "audio", "vector", "text")
+SEED_EMO_ALPHA = 1.0  # the seed's default for emo_alpha (SynthesisRequest's is the official UI's 0.65)
+
+# The seed's own texts (its message table), word for word: clients may compare them.
+WELCOME = "已连接到 IndexTTS WebSocket"
+USAGE = '发送 {"type":"tts_stream", "text":"...", "emo_mode":"none/audio/vector/text", ...} 开始合成'
+QUEUED = "任务已加入队列，等待处理"
+STARTED = "开始生成音频"
+ENDED = "生成完成"
+TEXT_MISSING = "缺少有效的 text"
+EMO_MODE_INVALID = "emo_mode 必须是 none/audio/vector/text"
+EMO_AUDIO_MISSING = "情感参考音频模式需要提供 emo_audio"
+EMO_VECTOR_MISSING = "情感向量模式需要提供 emo_vector"
+EMO_TEXT_MISSING = "情感文本引导模式需要提供 emo_text"
+# Cases the seed's table does not list: our words, starting with the field.
+PROMPT_MISSING = "prompt_audio: 缺少说话人参考音频 (give a path inside the allowed folders or an http(s) URL)"
 
 
 class ProtocolError(ValueError):
     """A message the server answers with an error frame; the connection stays open."""
 
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _blank(value: Any) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
 
 def to_request(message: dict[str, Any]) -> SynthesisRequest:
-    text = message.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise ProtocolError(TEXT_MISSING)
+    if _blank(message.get("text")):
+        raise ProtocolError(TEXT_MISSING, "text")
     if not message.get("prompt_audio"):
-        raise ProtocolError(PROMPT_MISSING)
+        raise ProtocolError(PROMPT_MISSING, "prompt_audio")
     mode = message.get("emo_mode", "none")
+    if mode not in EMO_MODES:
+        raise ProtocolError(EMO_MODE_INVALID, "emo_mode")
     if mode == "audio" and not message.get("emo_audio"):
-        raise ProtocolError(EMO_AUDIO_MISSING)
-    if mode == "text" and not (isinstance(message.get("emo_text"), str) and message["emo_text"].strip()):
-        raise ProtocolError(EMO_TEXT_MISSING)
-    fields = {RENAMED.get(key, key): value for key, value in message.items() if key in RENAMED or key in PASSED}
+        raise ProtocolError(EMO_AUDIO_MISSING, "emo_audio")
+    if mode == "vector" and message.get("emo_vector") is None:
+        raise ProtocolError(EMO_VECTOR_MISSING, "emo_vector")
+    if mode == "text" and _blank(message.get("emo_text")):
+        raise ProtocolError(EMO_TEXT_MISSING, "emo_text")
+    unknown = [key for key in message if key not in RENAMED and key not in PASSED and key not in PROTOCOL_KEYS]
+    if unknown:
+        raise ProtocolError(f"{unknown[0]}: unknown field; check its spelling", unknown[0])
+    fields = {RENAMED.get(key, key): value for key, value in message.items() if key not in PROTOCOL_KEYS}
+    fields.setdefault("emo_alpha", SEED_EMO_ALPHA)
     try:
         return parse_request(fields)
     except RequestError as exc:
         reverse = {ours: theirs for theirs, ours in RENAMED.items()}
         problems = "; ".join(f"{reverse.get(field, field)}: {text}" for field, text in exc.problems)
-        raise ProtocolError(problems) from None
+        raise ProtocolError(problems, reverse.get(exc.field, exc.field)) from None
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
@@ -80,24 +112,47 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return buffer.getvalue()
 
 
-def error(session_id: str, task_id: str | None, message: str) -> dict[str, Any]:
-    return {"status": "error", "type": "error", "task_id": task_id, "session_id": session_id, "message": message}
+def welcome(session_id: str, sample_rate: int, version: str) -> dict[str, Any]:
+    return {
+        "status": "success",
+        "type": "welcome",
+        "session_id": session_id,
+        "message": WELCOME,
+        "usage": USAGE,
+        "version": version,
+        "sample_rate": sample_rate,
+    }
+
+
+def error(session_id: str, task_id: str | None, message: str, field: str | None = None) -> dict[str, Any]:
+    return {
+        "status": "error",
+        "type": "error",
+        "task_id": task_id,
+        "session_id": session_id,
+        "message": message,
+        "field": field,
+    }
+
+
+def iso_time(timestamp: float | None) -> str | None:
+    """The seed's form, `2024-11-04T10:30:00.123456`: the node's local time, no offset."""
+    return None if timestamp is None else datetime.fromtimestamp(timestamp).isoformat(timespec="microseconds")
 
 
 def task_status(session_id: str, job: Job, position: int) -> dict[str, Any]:
     status = {
         "type": "task_status",
-        "task_id": job.id,
         "session_id": session_id,
+        "task_id": job.id,
         "status": job.state.value,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
+        "created_at": iso_time(job.created_at),
+        "completed_at": iso_time(job.finished_at),
+        "error_message": job.error,
+        "started_at": iso_time(job.started_at),
         "progress": round(job.progress, 3),
         "stage": job.stage,
     }
     if position:
         status["position"] = position
-    if job.error:
-        status["error"] = job.error
     return status

@@ -3,7 +3,9 @@
 Runs the `websockets` asyncio server in a thread of its own next to uvicorn. Every `tts_stream`
 request goes through the node's one queue (FIFO with the UI and the other front doors); waiting
 on the queue happens in a private thread pool so the event loop never blocks. Many requests may
-share a connection; a client that disconnects cancels its tasks that have not started.
+share a connection; a client that disconnects cancels its tasks that have not started. A message
+that cannot be read (not UTF-8, not JSON, nested too deep) gets an error frame; the connection and
+its other tasks go on.
 """
 
 from __future__ import annotations
@@ -28,7 +30,18 @@ from serving.jobs import Job, JobState, QueueFullError
 from serving.metrics import NodeMetrics
 from serving.node import Node
 from serving.sources import AudioSourceError
-from serving.stream_protocol import ProtocolError, error, task_status, to_request, wav_bytes
+from serving.stream_protocol import (
+    ENDED,
+    QUEUED,
+    RENAMED,
+    STARTED,
+    ProtocolError,
+    error,
+    task_status,
+    to_request,
+    wav_bytes,
+    welcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +125,12 @@ class StreamServer:
 
     async def _session(self, websocket: ServerConnection) -> None:
         session = Session(self, websocket)
-        await session.send(
-            {
-                "type": "welcome",
-                "session_id": session.id,
-                "message": "IndexTTS 流式语音合成服务已连接 (send tts_stream requests)",
-                "version": VERSION,
-                "sample_rate": self.node.engine.sample_rate,
-            }
-        )
+        await session.send(welcome(session.id, self.node.engine.sample_rate, VERSION))
         try:
-            async for message in websocket:
-                await session.handle(message)
+            while True:
+                # Undecoded, so that a text frame with invalid UTF-8 gets an error reply instead of
+                # the library closing the connection (1007) and losing its other tasks.
+                await session.handle(await websocket.recv(decode=False))
         except ConnectionClosed:
             pass
         finally:
@@ -139,7 +146,7 @@ class Session:
 
     def __init__(self, server: StreamServer, websocket: ServerConnection) -> None:
         self.server, self.websocket = server, websocket
-        self.id = uuid.uuid4().hex
+        self.id = str(uuid.uuid4())
         self.jobs: dict[str, Job] = {}
         self.tasks: set[asyncio.Task] = set()
         self.waiting = 0  # requests accepted on this connection whose job has not started yet
@@ -150,15 +157,23 @@ class Session:
         async with self._send_lock:
             await self.websocket.send(data)
 
-    async def handle(self, message: str | bytes) -> None:
-        if isinstance(message, bytes):
-            await self.send(error(self.id, None, "binary frames are not accepted; send JSON text messages"))
+    async def handle(self, message: bytes) -> None:
+        """One frame from the client; whatever it holds, the connection stays usable."""
+        try:
+            data = _decode(message)
+        except ProtocolError as exc:
+            self.server._count("invalid")
+            await self.send(error(self.id, None, str(exc), exc.field))
             return
         try:
-            data = json.loads(message)
-        except ValueError:
-            await self.send(error(self.id, None, "the message is not valid JSON"))
-            return
+            await self._dispatch(data)
+        except ConnectionClosed:
+            raise
+        except Exception:  # a bug must not cost the connection its other tasks
+            log.exception("stream session %s: a message could not be handled", self.id)
+            await self.send(error(self.id, None, "internal error handling this message; see the node's log"))
+
+    async def _dispatch(self, data: Any) -> None:
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "tts_stream":
             if self.waiting >= self.server.max_pending:
@@ -173,7 +188,10 @@ class Session:
         elif kind == "task_status":
             await self._status(data.get("task_id"))
         else:
-            await self.send(error(self.id, None, f"type: unknown message type {kind!r}; use tts_stream or task_status"))
+            shown = json.dumps(kind, ensure_ascii=False)[:80]
+            await self.send(
+                error(self.id, None, f"type: unknown message type {shown}; use tts_stream or task_status", "type")
+            )
 
     async def close(self) -> None:
         """The client left: its tasks that have not started are cancelled; running ones finish."""
@@ -184,9 +202,11 @@ class Session:
             task.cancel()
 
     async def _status(self, task_id: Any) -> None:
-        job = self.server.node.queue.get(str(task_id)) if task_id else None
+        job = self.server.node.queue.get(task_id) if isinstance(task_id, str) and task_id else None
         if job is None:
-            await self.send(error(self.id, str(task_id) if task_id else None, "task_id: unknown task_id"))
+            shown = task_id if isinstance(task_id, str) else None
+            message = "task_id: 任务不存在 (unknown task_id; finished tasks are kept 5 minutes)"
+            await self.send(error(self.id, shown, message, "task_id"))
             return
         await self.send(task_status(self.id, job, self.server.node.queue.position(job)))
 
@@ -195,15 +215,25 @@ class Session:
         try:
             request = to_request(message)
             job = await server._in_thread(server.node.submit, request, "stream")
-        except (ProtocolError, AudioSourceError) as exc:
+        except ProtocolError as exc:
             self.waiting -= 1
             server._count("invalid")
-            await self.send(error(self.id, None, _seed_names(str(exc))))
+            await self.send(error(self.id, None, str(exc), exc.field))
+            return
+        except AudioSourceError as exc:
+            self.waiting -= 1
+            server._count("invalid")
+            await self.send(error(self.id, None, _seed_names(str(exc)), SEED_NAMES.get(exc.field, exc.field)))
             return
         except QueueFullError as exc:
             self.waiting -= 1
             server._count("busy")
             await self.send(error(self.id, None, str(exc)))
+            return
+        except Exception:  # runs as its own task: without this the client would never hear back
+            self.waiting -= 1
+            log.exception("stream session %s: a tts_stream request could not be queued", self.id)
+            await self.send(error(self.id, None, "internal error queueing this request; see the node's log"))
             return
         self.jobs[job.id] = job
         log.info("stream session %s: task %s queued (%s)", self.id, job.id, request.summary())
@@ -215,7 +245,7 @@ class Session:
     async def _follow(self, job: Job, per_segment: bool) -> None:
         server, queue = self.server, self.server.node.queue
         common = {"task_id": job.id, "session_id": self.id}
-        await self.send({"type": "queued", **common, "position": queue.position(job)})
+        await self.send({"type": "queued", **common, "message": QUEUED, "position": queue.position(job)})
         version = -1
         try:
             while job.state is JobState.PENDING:
@@ -223,7 +253,7 @@ class Session:
         finally:
             self.waiting -= 1
         if job.state is JobState.RUNNING or (job.finished and job.started_at is not None):
-            await self.send({"type": "start", **common})
+            await self.send({"type": "start", **common, "message": STARTED})
         sent = 0
         while True:
             finished = job.finished
@@ -246,6 +276,7 @@ class Session:
             {
                 "type": "end",
                 **common,
+                "message": ENDED,
                 "duration": round(result.duration, 3),
                 "sample_rate": result.sample_rate,
                 "processing_time": round(result.processing_time, 3),
@@ -256,6 +287,24 @@ class Session:
         log.info("stream session %s: task %s sent (%.2f s of audio)", self.id, job.id, result.duration)
 
 
+def _decode(message: bytes) -> Any:
+    """The JSON in a frame, or a ProtocolError saying why it cannot be read."""
+    try:
+        return json.loads(message.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        problem = f"the message is not UTF-8 text (byte {exc.start}); send JSON encoded as UTF-8"
+    except RecursionError:
+        problem = "the message is not valid JSON: it is nested too deeply; send a flat JSON object"
+    except ValueError as exc:
+        problem = f"the message is not valid JSON ({exc}); send a JSON object"
+    raise ProtocolError(problem, "message")
+
+
+SEED_NAMES = {ours: theirs for theirs, ours in RENAMED.items()}
+
+
 def _seed_names(message: str) -> str:
     """Errors from the serving core in the protocol's field names."""
-    return message.replace("spk_audio:", "prompt_audio:").replace("max_text_tokens_per_segment:", "max_tokens:")
+    for ours, theirs in SEED_NAMES.items():
+        message = message.replace(f"{ours}:", f"{theirs}:")
+    return message

@@ -38,7 +38,7 @@ def prepare(request: SynthesisRequest, policy: SourcePolicy) -> PreparedSynthesi
     speaker = resolve_audio(request.spk_audio, "spk_audio", policy, min_seconds=PROMPT_MIN_SECONDS)
     emotion = None
     if request.emo_mode is EmotionMode.AUDIO and request.emo_audio is not None:
-        emotion = resolve_audio(request.emo_audio, "emo_audio", policy)
+        emotion = resolve_audio(request.emo_audio, "emo_audio", policy, min_seconds=PROMPT_MIN_SECONDS)
     return PreparedSynthesis(request, speaker, emotion)
 
 

@@ -130,7 +130,10 @@ def test_generate_speech_writes_the_wav_and_describes_it(client: Celery, workers
     assert result["output_path"] == str(target) and rate == result["sample_rate"] == 22050
     assert result["duration"] == pytest.approx(audio.shape[0] / rate, abs=1e-3)
     assert result["model_info"] == {"model_type": "IndexTTS2", "model_version": "IndexTTS-2", "device": "cpu"}
-    assert result["parameters"]["text"] == "你好，欢迎使用。" and result["parameters"]["emo_alpha"] == 0.65
+    parameters = result["parameters"]
+    assert parameters["text"] == "你好，欢迎使用。" and parameters["emotion_alpha"] == 0.65
+    assert parameters["reference_audio"] == voice and parameters["emotion_vector"] is None
+    assert not {"emo_alpha", "emo_vector", "spk_audio"} & set(parameters)  # the seed's names only
     assert (result["workflow_id"], result["stage_name"]) == ("wf-1", "tts")
     assert result["processing_time"] > 0
 
@@ -140,15 +143,18 @@ def test_emotion_arguments_choose_the_mode(client: Celery, workers: Workers):
                    spk_audio_prompt=str(EXAMPLES / "voice_02.wav"), emotion_vector=[0.7, 0, 0, 0, 0, 0, 0, 0],
                    **FAST)  # fmt: skip
     assert result["status"] == "success", result
-    assert result["parameters"]["emo_mode"] == "vector"
+    assert result["parameters"]["emotion_mode"] == "vector"
+    assert result["parameters"]["emotion_vector"] == [0.7, 0, 0, 0, 0, 0, 0, 0]
     assert Path(result["output_path"]) == workers.outputs / "vector.wav"
 
 
 def test_info_tasks_answer(client: Celery, workers: Workers):
     health = _call(client, "indextts.health_check")
-    assert health["status"] == "healthy" and health["service"] == "indextts" and health["error"] is None
-    assert health["gpu"]["available"] is False and health["model"]["loaded"] is True
-    assert health["gpu_lock"]["key"].startswith("indextts:gpu_lock:") and health["gpu_lock"]["held"] is False
+    assert health["status"] == "healthy" and health["service"] == "indextts_service" and health["error"] is None
+    assert health["gpu"] == {"available": False, "count": 0, "name": None}
+    assert health["model"] == "loaded" and health["gpu_lock"] == "free"  # the seed's strings
+    assert health["model_detail"]["loaded"] is True
+    assert health["gpu_lock_detail"]["key"].startswith("indextts:gpu_lock:") and not health["gpu_lock_detail"]["held"]
     info = _call(client, "indextts.get_model_info")
     assert info["model_type"] == "IndexTTS2" and info["sample_rate"] == 22050 and info["device"] == "cpu"
     presets = _call(client, "indextts.list_voice_presets")["presets"]
@@ -170,6 +176,14 @@ def test_info_tasks_answer(client: Celery, workers: Workers):
             "emotion_vector",
         ),
         ({"text": "好。", "reference_audio": str(EXAMPLES / "voice_01.wav"), "volume": 11}, "volume"),
+        (
+            {"text": "好。", "reference_audio": str(EXAMPLES / "voice_01.wav"), "emotion_alpha": True},
+            "emotion_alpha: must be a number, not true",
+        ),
+        (
+            {"text": "好。", "reference_audio": str(EXAMPLES / "voice_01.wav"), "emotion_vector": {"happy": True}},
+            "emotion_vector: must be a number, not true",
+        ),
     ],
 )
 def test_bad_input_is_an_error_result_and_the_worker_keeps_serving(client: Celery, workers: Workers, kwargs, words):

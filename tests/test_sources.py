@@ -282,6 +282,39 @@ def test_duration_limits_give_the_actual_length() -> None:
     assert "1.00 s long; at least 2 s" in refused(GOOD_WAV, SourcePolicy(), "invalid", min_seconds=2)
 
 
+def _wav(samples: np.ndarray, rate: int, subtype: str = "PCM_16", fmt: str = "WAV") -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+def test_a_prompt_sampled_below_8khz_is_refused_naming_its_rate() -> None:
+    eight_hz = _wav(np.zeros(16, np.float32), 8)  # 2 s at 8 Hz, the case the issue reported
+    assert "sampled at 8 Hz; a voice prompt needs at least 8000 Hz" in refused(eight_hz, SourcePolicy(), "invalid")
+    low = _wav(0.3 * np.sin(np.arange(4000) / 3).astype(np.float32), 4000)
+    assert "sampled at 4000 Hz" in refused(low, SourcePolicy(), "invalid", field="emo_audio")
+    assert resolve_audio(wav_bytes(1.0, rate=8000), "spk_audio", SourcePolicy()).sample_rate == 8000
+
+
+@pytest.mark.parametrize(("subtype", "fmt"), [("PCM_16", "WAV"), ("FLOAT", "WAV"), ("PCM_24", "FLAC")])
+def test_digital_silence_is_refused_in_any_encoding(subtype: str, fmt: str) -> None:
+    silent = _wav(np.zeros(2 * 22050, np.float32), 22050, subtype, fmt)
+    message = refused(silent, SourcePolicy(), "invalid")
+    assert "is silent: every sample of the first 15 s" in message
+
+
+def test_a_quiet_prompt_or_one_that_starts_with_silence_is_accepted() -> None:
+    quiet = 0.001 * np.sin(np.arange(22050) / 4)  # about -60 dBFS: quiet, not empty
+    assert resolve_audio(_wav(quiet.astype(np.float32), 22050), "spk_audio", SourcePolicy()).duration == 1.0
+    late = np.concatenate([np.zeros(22050 * 3), 0.3 * np.sin(np.arange(22050) / 4)]).astype(np.float32)
+    assert resolve_audio(_wav(late, 22050), "spk_audio", SourcePolicy()).duration == 4.0
+
+
+def test_a_prompt_whose_first_15_seconds_are_silent_is_refused() -> None:
+    late = np.concatenate([np.zeros(22050 * 16), 0.3 * np.sin(np.arange(22050) / 4)]).astype(np.float32)
+    assert "is silent" in refused(_wav(late, 22050), SourcePolicy(), "invalid")
+
+
 # --- URLs --------------------------------------------------------------------------------------
 
 

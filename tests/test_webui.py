@@ -91,7 +91,7 @@ def _set_number(page, elem_id: str, value: float) -> None:
 
 TRACKERS = "#result-info [data-testid=status-tracker], #result-audio [data-testid=status-tracker]"
 IDLE_JS = f"() => [...document.querySelectorAll('{TRACKERS}')].every(tracker => tracker.classList.contains('hide'))"
-JOB_ID_JS = """() => (document.querySelector('#result-info').innerText.match(/(?:任务|job) ([0-9a-f]{12})/) || [])[1]
+JOB_ID_JS = """() => (document.querySelector('#result-info').innerText.match(/(?:任务|job) ([0-9a-f-]{36})/) || [])[1]
     || ((document.querySelector('#result-info').innerText.match(/(Error|错误)/) || [])[0] ? 'error' : null)"""
 
 

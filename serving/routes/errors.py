@@ -3,7 +3,8 @@
 REST routes answer `{"detail": "<message>"}`; `/v1/…` routes answer OpenAI's envelope
 `{"error": {"message", "type", "param", "code"}}` so the official SDKs raise the right exception
 with the message. Malformed JSON and schema violations get the same treatment: a 4xx naming the
-field, never a stack trace.
+field, never a stack trace. A body that is not UTF-8 or is nested too deeply to parse is malformed
+JSON too: same status, same shape, `param` "body".
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.request import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +58,33 @@ def error_response(request: Request, error: ApiError) -> JSONResponse:
     return JSONResponse({"detail": error.message}, error.status, headers=headers)
 
 
+NOT_JSON = "the body is not valid JSON; send a JSON object with Content-Type application/json"
+
+
+def unparsable_body(exc: StarletteHTTPException) -> ApiError | None:
+    """FastAPI turns a body its JSON parser chokes on (bad UTF-8, too deep) into a bare 400; say why."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        problem = f"the body is not valid JSON: it is not UTF-8 text (byte {cause.start}); send it encoded as UTF-8"
+    elif isinstance(cause, RecursionError):
+        problem = "the body is not valid JSON: it is nested too deeply; send a flat JSON object"
+    else:
+        return None
+    return ApiError(422, problem, "body", "invalid_value")
+
+
 def describe_validation(exc: RequestValidationError) -> tuple[str, str | None]:
-    """'field: what is wrong' for every problem; the first field is the `param`."""
+    """'field: what is wrong' for every problem, worded as on the WebSocket; the first field is the `param`."""
     problems, first = [], None
     for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        field = ".".join(location) or "body"
-        first = first or field
         if error.get("type") == "json_invalid":
-            problems.append("the body is not valid JSON; send a JSON object with Content-Type application/json")
+            problems.append(NOT_JSON)
             first = "body"
             continue
-        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        location = [part for part in error.get("loc", ()) if part != "body"]
+        field, message = describe_error({**error, "loc": location})
+        field = "body" if field == "request" else field
+        first = first or field
         problems.append(f"{field}: {message}")
     return "; ".join(dict.fromkeys(problems)), first
 
@@ -83,7 +101,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(request, ApiError(exc.status_code, str(exc.detail)))
+        return error_response(request, unparsable_body(exc) or ApiError(exc.status_code, str(exc.detail)))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

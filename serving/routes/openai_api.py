@@ -1,6 +1,9 @@
 """OpenAI-compatible speech API: `POST /v1/audio/speech`, `GET /v1/audio/voices`, `GET /v1/models`.
 
 Voices are names from `examples/voices.json` (alloy … verse → examples/voice_01 … voice_11).
+Defaults follow seed 004, not OpenAI: `voice` may be left out (→ "alloy") and `response_format`
+defaults to "wav" (OpenAI: voice required, mp3). Unknown body fields are ignored, as OpenAI's
+SDKs may send newer ones; numbers must be JSON numbers (`true` is refused, as on every door).
 `instructions` drives the emotion-from-text mode. `speed` changes the tempo, not the pitch.
 `stream_format: "audio"` streams each text segment as soon as it is synthesized; `"sse"` sends
 `speech.audio.delta` events (base64 audio in `response_format`) and `speech.audio.done`.
@@ -19,13 +22,13 @@ from typing import Literal
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from indextts.audio import silence_samples
 from serving.encoding import CONTENT_TYPES, STREAMABLE, change_tempo, encode, encode_chunk, wav_stream_header
 from serving.jobs import Job
-from serving.request import EmotionMode, RequestError, parse_request
+from serving.request import EmotionMode, RequestError, StrictBool, numbers_only, parse_request
 from serving.routes.errors import ApiError
 from serving.routes.jobs import finished, require_api_key, submit
 from serving.voices import VoiceCatalog
@@ -57,15 +60,15 @@ class SpeechBody(BaseModel):
 
     model: str = Field("indextts-2", max_length=200, description="Accepted and ignored: there is one model.")
     input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, description="The text to speak.")
-    voice: str | VoiceRef = Field(description="A voice name from GET /v1/audio/voices.")
-    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
+    voice: str | VoiceRef = Field("alloy", description="A voice name from GET /v1/audio/voices.")
+    response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "wav"
     speed: float = Field(1.0, ge=0.25, le=4.0, description="Tempo; the pitch stays the same.")
     instructions: str | None = Field(None, max_length=MAX_INPUT_CHARS, description="How to speak: the emotion.")
     stream_format: Literal["audio", "sse"] | None = None
     seed: int | None = None
     max_mel_tokens: int | None = None
     num_beams: int | None = None
-    do_sample: bool | None = None
+    do_sample: StrictBool | None = None
     temperature: float | None = None
     top_p: float | None = None
     top_k: int | None = None
@@ -73,6 +76,11 @@ class SpeechBody(BaseModel):
     interval_silence: int | None = None
     max_text_tokens_per_segment: int | None = None
     emo_alpha: float | None = None
+
+    @field_validator("speed", *(name for name in SETTINGS if name != "do_sample"), mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: object) -> object:
+        return numbers_only(value)
 
 
 def _catalog(request: Request) -> VoiceCatalog:

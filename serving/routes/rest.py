@@ -1,11 +1,13 @@
 """REST: `POST /tts` as the "IndexTTS2 API service" documents it.
 
-    {"text": "...", "spk_audio": "<http(s) URL or hex WAV>", "emo_audio"?: ..., "emo_alpha"?: 0.65}
+    {"text": "...", "spk_audio": "<http(s) URL or hex WAV>", "emo_audio"?: ..., "emo_alpha"?: 1.0}
     → {"audio_hex": "<WAV as hex>", "audio_length": s, "inference_time": s, "rtf": x, "text": "..."}
 
 Errors: 400 unusable audio, 408 download timeout, 413 audio too large, 422 invalid fields,
 503 queue full, 500 synthesis failed — each `{"detail": "<message naming the field>"}`.
-Every other `SynthesisRequest` field (emotion modes, sampling, seed) is accepted too.
+Every other `SynthesisRequest` field (emotion modes, sampling, seed) is accepted too; unknown
+fields are refused (422 naming the field), as on the WebSocket. `ftp://` prompt URLs, listed by
+the seed, are refused with a 400 that says why (see `serving.source_download`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class TtsBody(SynthesisRequest):
         description="Speaker prompt: an http(s) URL, or the file as hex (even-length, > 100 hex digits)."
     )
     emo_audio: str | None = Field(None, description="Emotion reference (URL or hex); implies emo_mode 'audio'.")
+    emo_alpha: float = Field(1.0, ge=0.0, le=1.0, description="Emotion strength; seed 003's default is 1.0.")
 
 
 class TtsResponse(BaseModel):
