@@ -96,7 +96,8 @@ def fidelity_table(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         first = lambda v: "none" if v is None else str(v)  # noqa: E731
         lines.append(
-            f"| {label(r['dtype'], r['runs_as'])} | {r['greedy_agreement']:.1%} | {first(r['greedy_first_difference'])} | "
+            f"| {label(r['dtype'], r['runs_as'])} | {r['greedy_agreement']:.1%} | "
+            f"{first(r['greedy_first_difference'])} | "
             f"{r['sampled_agreement']:.1%} | {first(r['sampled_first_difference'])} | {r['mel_max_rel']:.2e} | "
             f"{r['mel_rms_rel']:.2e} | {r['wav_max_rel']:.2e} | {r['wav_rms_rel']:.2e} |"
         )
