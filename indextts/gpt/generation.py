@@ -269,6 +269,15 @@ class _BeamSearch:
         self.result = GeneratedCodes(best, stopped=best.shape[0] < self.settings.max_mel_tokens)
 
 
+def _device_index(rows: list[int] | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Row indices on the device; a run of consecutive rows without a host-to-device copy (which waits)."""
+    if isinstance(rows, torch.Tensor):
+        return rows
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return torch.arange(rows[0], rows[0] + len(rows), device=device)
+    return torch.tensor(rows, device=device)
+
+
 # --- the shared decode loop --------------------------------------------------------------------
 
 
@@ -314,7 +323,7 @@ def generate_codes_batch(
         host = HostReport(torch.cat(reports))
         if not all(search.exhausted for search in live):  # else no request needs another forward
             if any(isinstance(k, torch.Tensor) for k in keep):
-                decoder.reorder(torch.cat([torch.as_tensor(k, device=logits.device) for k in keep]))
+                decoder.reorder(torch.cat([_device_index(k, logits.device) for k in keep]))
             elif (flat := [r for k in keep for r in k]) != list(range(offset)):
                 decoder.reorder(flat)
             logits = decoder.step(torch.cat(codes))

@@ -104,7 +104,6 @@ class _Graphs:
         self.buffers: _Buffers | None = None
         self.graphs: dict[tuple[int, int], tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.signature: tuple = ()
-        self.pool = None
         self.broken = False
 
     def buffers_for(self, model: UnifiedVoice, rows: int, columns: int, dtype: torch.dtype) -> _Buffers:
@@ -139,9 +138,9 @@ class _Graphs:
                 buffers.forward(model, rows, window)
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
-        if self.pool is None:
-            self.pool = torch.cuda.graph_pool_handle()
-        with torch.cuda.graph(graph, pool=self.pool), torch.autocast("cuda", enabled=False):
+        # A private memory pool per graph: its intermediates are small (the step's activations and
+        # logits; the cache lives outside), and no replay can then overwrite another graph's output.
+        with torch.cuda.graph(graph), torch.autocast("cuda", enabled=False):
             out = buffers.forward(model, rows, window)
         log.debug("captured the decode step for %d rows, window %d", rows, window)
         return graph, out
