@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from stages import device_name, peak_rss_bytes, run_stages, stop_code_impossible
 
 from indextts.emotion.control import EmotionRequest
 from indextts.factory import make_checkpoint
+from indextts.gpt import static_decode
 from indextts.gpt.generation import GenerationSettings, generate_codes_batch
 from indextts.pipeline import IndexTTS2
 from indextts.text import wetext
@@ -211,7 +213,15 @@ def decode_steps(args: argparse.Namespace, tts: IndexTTS2) -> dict[str, Any]:
     weights = gpt_weight_bytes(tts)
     bandwidth = copy_bandwidth(device)
     bound = bandwidth / weights if bandwidth else None
-    return {"rows": rows, "weight_bytes": weights, "copy_bandwidth": bandwidth, "bound_codes_per_s": bound}
+    graphs = static_decode._GRAPHS.get(gpt)
+    return {
+        "rows": rows,
+        "weight_bytes": weights,
+        "copy_bandwidth": bandwidth,
+        "bound_codes_per_s": bound,
+        "graphs_captured": len(graphs.graphs) if graphs else 0,
+        "graph_capture_failed": bool(graphs and graphs.broken),
+    }
 
 
 def fidelity(args: argparse.Namespace, folder: Path, reference: dict[str, Any], dtype: str) -> dict[str, Any]:
@@ -295,6 +305,8 @@ def under_load(args: argparse.Namespace, tts: IndexTTS2, folder: Path, work: Pat
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("indextts.gpt.generation").setLevel(logging.ERROR)  # "hit max_mel_tokens" is the point here
     report = Report(args)
     device = torch.device(args.device)
     info = machine(device) | {"device_name": device_name(device)}

@@ -73,6 +73,8 @@ def decode_table(decode: dict[str, Any]) -> list[str]:
     ]
     for row in decode["rows"]:
         lines.append(f"| {row['mode']} | {row['beams']} | {row['codes_per_s']:.0f} | {1000 / row['codes_per_s']:.3f} |")
+    if decode.get("graph_capture_failed"):
+        lines += ["", "**CUDA graph capture failed** (the log has why): the graph rows ran the fixed-shape eager step."]
     weights = decode["weight_bytes"]
     if decode.get("bound_codes_per_s"):
         lines += [
