@@ -140,7 +140,8 @@ class _Graphs:
         graph = torch.cuda.CUDAGraph()
         # A private memory pool per graph: its intermediates are small (the step's activations and
         # logits; the cache lives outside), and no replay can then overwrite another graph's output.
-        with torch.cuda.graph(graph), torch.autocast("cuda", enabled=False):
+        # thread_local: the node's other threads (HTTP, streaming) may touch CUDA while this one captures.
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"), torch.autocast("cuda", enabled=False):
             out = buffers.forward(model, rows, window)
         log.debug("captured the decode step for %d rows, window %d", rows, window)
         return graph, out
