@@ -150,3 +150,25 @@ def test_buckets():
     assert [row_bucket(n) for n in (1, 3, 5, 7, 33, 96, 97, 130)] == [1, 3, 6, 8, 48, 96, 128, 192]
     assert [window_bucket(n, 10_000) for n in (1, 256, 257, 2000)] == [256, 256, 512, 2048]
     assert window_bucket(2000, 1900) == 1900  # never past the cache
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
+def test_cuda_graph_replay_gives_the_eager_codes(gpt, prefixes, monkeypatch):
+    """On CUDA: the captured step equals the eager one (float32, so both compute the same products)."""
+    model = gpt.to("cuda")
+    try:
+        on_gpu = [p.to("cuda") for p in prefixes]
+        settings = [
+            GenerationSettings(do_sample=False, num_beams=1, max_mel_tokens=40),
+            GenerationSettings(max_mel_tokens=30),
+            GenerationSettings(num_beams=1, max_mel_tokens=25),
+        ]
+        runs = []
+        for mode in ("graph", "fixed"):
+            monkeypatch.setenv("INDEXTTS_DECODE_STEP", mode)
+            generators = [torch.Generator("cuda").manual_seed(seed) for seed in (0, 1, 2)]
+            runs.append([r.codes.tolist() for r in generate_codes_batch(model, on_gpu, settings, generators)])
+    finally:
+        gpt.to("cpu")
+    assert runs[0] == runs[1]
+    assert [len(c) for c in runs[0]] == [40, 30, 25]
