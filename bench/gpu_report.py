@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=2, help="timed runs per stage measurement")
     p.add_argument("--decode-codes", type=int, default=300, help="codes per decode-step measurement")
     p.add_argument("--fidelity-codes", type=int, default=200, help="codes compared across dtypes")
-    p.add_argument("--budget-s", type=float, default=450, help="skip what is left past this many seconds")
+    p.add_argument("--budget-s", type=float, default=420, help="skip what is left past this many seconds")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "indextts-report")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gpu-report")
     p.add_argument("--prompt", type=Path, default=REPO / "examples" / "voice_01.wav")
