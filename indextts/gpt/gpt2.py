@@ -125,7 +125,7 @@ class Attention(nn.Module):
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
     def step(
-        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
         """One new position per row, fixed shapes: x (B, 1, C); keys/values (B, H, W, D) written at `column` (1,)."""
         B, _, C = x.shape
@@ -168,7 +168,7 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
     def step(
-        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
         x = x + self.attn.step(norm32(self.ln_1, x), keys, values, column, mask)
         return x + self.mlp(norm32(self.ln_2, x))
@@ -197,12 +197,12 @@ class GPT2Stack(nn.Module):
         return self.ln_f(x)
 
     def step(
-        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor | None
     ) -> torch.Tensor:
         """The decode step with nothing data-dependent on the host, so it can be captured as a CUDA graph.
 
         x (B, 1, C) is written into every layer's keys/values (L, B, H, W, D) at cache column `column`
-        (1,) (a device tensor); `mask` (B, 1, 1, W) says which columns each row attends to. Norms run
+        (1,) (a device tensor); `mask` (B, 1, 1, W) says which columns each row attends to (None: all). Norms run
         in float32 explicitly rather than through autocast, whose cast cache a captured graph must
         not depend on. → (B, 1, C) hidden states after ln_f.
         """

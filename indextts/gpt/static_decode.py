@@ -87,13 +87,20 @@ class _Buffers:
         self.arange = torch.arange(columns, device=device)
         self.rows, self.columns, self.dtype = rows, columns, dtype
 
-    def forward(self, model: UnifiedVoice, rows: int, window: int) -> torch.Tensor:
-        """The step on the first `rows` rows, attending to the first `window` columns → logits (rows, V) fp32."""
-        columns = self.arange[:window]
-        mask = (columns[None, :] <= self.column) & (columns[None, :] >= self.starts[:rows, None])  # (R, W)
+    def forward(self, model: UnifiedVoice, rows: int, window: int, masked: bool = True) -> torch.Tensor:
+        """The step on the first `rows` rows, attending to the first `window` columns → logits (rows, V) fp32.
+
+        masked=False: every row attends to the whole window (it is exactly the filled columns, and no
+        row is left-padded), which lets attention take its unmasked kernel, as the dynamic cache did.
+        """
+        mask = None
+        if masked:
+            columns = self.arange[:window]
+            mask = (columns[None, :] <= self.column) & (columns[None, :] >= self.starts[:rows, None])  # (R, W)
+            mask = mask[:, None, None, :]
         emb = model.embed_mel(self.codes[:rows, None], self.position).to(self.dtype)  # (R, 1, C)
         keys, values = self.keys[:, :rows, :, :window], self.values[:, :rows, :, :window]
-        hidden = model.gpt.step(emb, keys, values, self.column, mask[:, None, None, :])  # (R, 1, C)
+        hidden = model.gpt.step(emb, keys, values, self.column, mask)  # (R, 1, C)
         return model.mel_head(norm32(model.final_norm, hidden))[:, 0].float()  # (R, V)
 
 
@@ -191,6 +198,7 @@ class StaticDecoder:
         b.keys[:, : len(rows), :, : P + 1] = prefill.keys.index_select(1, index)
         b.values[:, : len(rows), :, : P + 1] = prefill.values.index_select(1, index)
         b.starts.zero_()
+        self.padded = prefill.starts is not None
         if prefill.starts is not None:
             b.starts[: len(rows)] = prefill.starts.index_select(0, index)
         self.first_logits = logits.index_select(0, index) if len(rows) != len(prefixes) else logits
@@ -221,7 +229,7 @@ class StaticDecoder:
         b.column.fill_(column)
         b.position.fill_(self.generated + 1)  # the quirk: the k-th code sits at mel position k + 1
         if self.mode == "exact":
-            return b.forward(self.model, R, column + 1)
+            return b.forward(self.model, R, column + 1, masked=self.padded)
         rows, window = row_bucket(R), window_bucket(column + 1, b.columns)
         if self.graphs is not None:
             try:
