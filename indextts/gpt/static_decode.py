@@ -114,7 +114,10 @@ class _Graphs:
         self.broken = False
 
     def buffers_for(self, model: UnifiedVoice, rows: int, columns: int, dtype: torch.dtype) -> _Buffers:
-        signature = (_hook_signature(model), dtype)
+        # A graph reads the weights at the addresses they had at capture: a model moved or cast since
+        # (new tensors) must be captured again, as must one whose hooks changed.
+        weights = tuple(p.data_ptr() for p in model.parameters())
+        signature = (_hook_signature(model), dtype, weights)
         b = self.buffers
         if b is None or b.rows < rows or b.columns < columns or b.dtype != dtype or signature != self.signature:
             rows = max(rows, b.rows if b else 0)
