@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from indextts.gpt.static_decode import HostReport, StaticDecoder
 from indextts.gpt.unified_voice import UnifiedVoice
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,10 @@ def _fake_history(model: UnifiedVoice, prefix_len: int, beams: int, device: torc
     return history  # (K, P+1)
 
 
-Step = tuple[list[int], torch.Tensor]  # rows of this search's previous step that continue, and their codes (K,)
+# What a search's `advance` returns: the rows of its previous step that continue (host ints, or a
+# device tensor when only the device knows yet), the codes they feed next (K,), and a small device
+# tensor that `settle` reads once it has reached the host.
+Step = tuple[list[int] | torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class _SingleSequence:
@@ -131,22 +135,32 @@ class _SingleSequence:
         self.rows = 1
         self.result: GeneratedCodes | None = None
 
-    def advance(self, logits: torch.Tensor) -> Step | None:
-        """logits (1, V) → the code to feed next, or None once the result is known."""
+    @property
+    def exhausted(self) -> bool:
+        """The last `advance` drew the last code max_mel_tokens allows (known without the device)."""
+        return len(self.codes) == self.settings.max_mel_tokens
+
+    def advance(self, logits: torch.Tensor) -> Step:
+        """logits (1, V) → the code to feed next; whether it is the stop code is left on the device."""
         scores = process_scores(logits, self.history, self.settings)  # (1, V)
         if self.settings.do_sample:
             code = torch.multinomial(scores.softmax(dim=-1), 1, generator=self.generator)[:, 0]  # (1,)
         else:
             code = scores.argmax(dim=-1)
-        if code.item() == self.stop:
-            self.result = GeneratedCodes(torch.cat(self.codes) if self.codes else code[:0], stopped=True)
-            return None
         self.codes.append(code)
         self.history = torch.cat([self.history, code[:, None]], dim=1)
-        if len(self.codes) == self.settings.max_mel_tokens:
+        return [0], code, code.double()
+
+    def settle(self, report: list[float]) -> bool:
+        """The last code, now on the host: True once the result is known."""
+        if int(report[0]) == self.stop:
+            self.codes.pop()
+            self.result = GeneratedCodes(torch.cat(self.codes) if self.codes else self.history[0, :0], stopped=True)
+            return True
+        if self.exhausted:
             self.result = GeneratedCodes(torch.cat(self.codes), stopped=False)
-            return None
-        return [0], code
+            return True
+        return False
 
 
 @dataclass
@@ -184,7 +198,12 @@ class _Hypotheses:
 
 
 class _BeamSearch:
-    """num_beams > 1: HF's beam search (sampled or best-first candidates) over log-softmax scores."""
+    """num_beams > 1: HF's beam search (sampled or best-first candidates) over log-softmax scores.
+
+    The next beams are chosen on the device (the first K candidates in rank order that are not the
+    stop code: at most K of the 2K are, one per beam); the finished hypotheses and the stopping rule
+    are kept on the host from the candidates, read one step later.
+    """
 
     def __init__(
         self, model: UnifiedVoice, prefix_len: int, settings: GenerationSettings, generator: torch.Generator | None
@@ -193,14 +212,19 @@ class _BeamSearch:
         K = self.rows = settings.num_beams
         self.device = model.mel_head.weight.device
         self.history = _fake_history(model, prefix_len, K, self.device)  # (K, S)
+        self.previous = self.history  # the history the last candidates extend
         self.prompt_len = self.history.shape[1]
         self.beam_scores = torch.full((K,), -1e9, device=self.device)
         self.beam_scores[0] = 0.0  # only beam 0 is live at the first step (the beams start identical)
         self.finished = _Hypotheses(K, settings.length_penalty)
         self.result: GeneratedCodes | None = None
 
-    def advance(self, logits: torch.Tensor) -> Step | None:
-        """logits (K, V) → which beams continue with which codes, or None once the result is known."""
+    @property
+    def exhausted(self) -> bool:
+        return self.history.shape[1] - self.prompt_len >= self.settings.max_mel_tokens
+
+    def advance(self, logits: torch.Tensor) -> Step:
+        """logits (K, V) → which beams continue (device tensor) with which codes; the candidates as the report."""
         K, settings = self.rows, self.settings
         scores = process_scores(F.log_softmax(logits, dim=-1), self.history, settings)  # (K, V)
         V = scores.shape[-1]
@@ -211,28 +235,29 @@ class _BeamSearch:
             picked = picked.gather(1, order)
         else:
             picked_scores, picked = torch.topk(flat, 2 * K, dim=1)
-        beams_from, tokens = (picked[0] // V).tolist(), (picked[0] % V).tolist()
-        candidate_scores = picked_scores[0].tolist()
-        generated_len = self.history.shape[1] + 1 - self.prompt_len
-        next_beams, next_tokens, next_scores = [], [], []
-        for rank, (beam, token, score) in enumerate(zip(beams_from, tokens, candidate_scores, strict=True)):
-            if token == self.stop:
-                if rank < K:
-                    self.finished.add(self.history[beam, self.prompt_len :].clone(), score, generated_len)
-                continue
-            next_beams.append(beam)
-            next_tokens.append(token)
-            next_scores.append(score)
-            if len(next_beams) == K:
-                break
+        beams_from, tokens, candidate_scores = picked[0] // V, picked[0] % V, picked_scores[0]  # (2K,) each
+        # Stable: non-stop candidates first, in rank order; the first K of them are the next beams.
+        chosen = torch.sort((tokens == self.stop).int(), stable=True).indices[:K]
+        next_beams = beams_from[chosen]
+        self.previous = self.history
+        self.history = torch.cat([self.history[next_beams], tokens[chosen, None]], dim=1)
+        self.beam_scores = candidate_scores[chosen]
+        return next_beams, tokens[chosen], torch.cat([beams_from, tokens, candidate_scores.double()]).double()
+
+    def settle(self, report: list[float]) -> bool:
+        """The last step's 2K candidates, now on the host: finished hypotheses, and True once done."""
+        K = self.rows
+        beams_from, tokens, candidate_scores = report[: 2 * K], report[2 * K : 4 * K], report[4 * K :]
+        generated_len = self.previous.shape[1] + 1 - self.prompt_len
+        for rank in range(K):  # every stop among the first K ranks ends a hypothesis (HF's rule)
+            if int(tokens[rank]) == self.stop:
+                beam = int(beams_from[rank])
+                self.finished.add(self.previous[beam, self.prompt_len :].clone(), candidate_scores[rank], generated_len)
         is_done = self.finished.done(max(candidate_scores), generated_len)
-        chosen = torch.tensor(next_tokens, device=self.device)
-        self.history = torch.cat([self.history[torch.tensor(next_beams, device=self.device)], chosen[:, None]], dim=1)
-        self.beam_scores = torch.tensor(next_scores, device=self.device)
-        if is_done or self.history.shape[1] - self.prompt_len >= settings.max_mel_tokens:
+        if is_done or self.exhausted:
             self._conclude(is_done)
-            return None
-        return next_beams, chosen
+            return True
+        return False
 
     def _conclude(self, is_done: bool) -> None:
         generated_len = self.history.shape[1] - self.prompt_len
@@ -244,35 +269,16 @@ class _BeamSearch:
         self.result = GeneratedCodes(best, stopped=best.shape[0] < self.settings.max_mel_tokens)
 
 
+def _device_index(rows: list[int] | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Row indices on the device; a run of consecutive rows without a host-to-device copy (which waits)."""
+    if isinstance(rows, torch.Tensor):
+        return rows
+    if rows == list(range(rows[0], rows[0] + len(rows))):
+        return torch.arange(rows[0], rows[0] + len(rows), device=device)
+    return torch.tensor(rows, device=device)
+
+
 # --- the shared decode loop --------------------------------------------------------------------
-
-
-class _BatchDecoder:
-    """Runs the prefixes of several requests as one left-padded batch, then one code per row per step.
-
-    Every request started at the same step, so every row feeds its k-th code at the same mel
-    position (k + 1, the official quirk) and writes the same cache column.
-    """
-
-    def __init__(self, model: UnifiedVoice, prefixes: list[torch.Tensor], max_new: int) -> None:
-        self.model = model
-        lengths = [p.shape[1] for p in prefixes]
-        P, device, dtype = max(lengths), prefixes[0].device, prefixes[0].dtype
-        self.cache = model.gpt.new_cache(len(prefixes), P + 1 + max_new, device, dtype)
-        if min(lengths) != P:
-            self.cache.starts = torch.tensor([P - n for n in lengths], device=device)
-        padded = torch.cat([F.pad(p, (0, 0, P - p.shape[1], 0)) for p in prefixes])  # (N, P, C), zeros on the left
-        start = torch.full((len(prefixes), 1), model.cfg.start_mel_token, device=device)
-        first = model.embed_mel(start, torch.zeros(1, dtype=torch.long, device=device)).to(dtype)  # (N, 1, C)
-        self.first_logits = model.forward_cached(torch.cat([padded, first], dim=1), self.cache)  # (N, V)
-        self.generated = 0
-
-    def step(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes (R,) just chosen, one per cache row → logits (R, V) for the next one."""
-        self.generated += 1
-        position = torch.full((1,), self.generated + 1, dtype=torch.long, device=codes.device)  # the quirk: k + 1
-        emb = self.model.embed_mel(codes.unsqueeze(1), position).to(self.cache.keys.dtype)  # (R, 1, C)
-        return self.model.forward_cached(emb, self.cache)
 
 
 @torch.inference_mode()
@@ -288,37 +294,52 @@ def generate_codes_batch(
     are read once per step rather than once per request. A request that finishes leaves the batch;
     each request draws from its own generator in its own order, so its codes do not depend on what
     else ran beside it (up to float rounding of the batched products).
+
+    The step runs on a static cache (`StaticDecoder`; a CUDA graph on CUDA). The host never waits
+    for a forward: each step's choices are queued, the next forward is queued behind them, and only
+    then does the host read what the choices were (stop codes, beam candidates), which needs just
+    the sampling to have finished. A request found finished then leaves the batch before its
+    generator draws again, so the codes equal those of a loop that checked before the forward.
     """
     if any(s.max_mel_tokens < 1 for s in settings):
         raise ValueError("max_mel_tokens must be at least 1")
-    decoder = _BatchDecoder(model, prefixes, max(s.max_mel_tokens for s in settings))
     searches = [
         (_BeamSearch if s.num_beams > 1 else _SingleSequence)(model, p.shape[1], s, g)
         for p, s, g in zip(prefixes, settings, generators, strict=True)
     ]
-    rows = [i for i, search in enumerate(searches) for _ in range(search.rows)]
+    rows = [i for i, search in enumerate(searches) for _ in range(search.rows)]  # beams start as copies
+    decoder = StaticDecoder(model, prefixes, rows, max(s.max_mel_tokens for s in settings))
     logits = decoder.first_logits
-    if len(rows) > len(searches):  # beams start as copies of their request's single prefix row
-        index = torch.tensor(rows, device=logits.device)
-        decoder.cache.reorder(index)
-        logits = logits.index_select(0, index)
     live = searches
     while live:
-        offset, keep, codes, still = 0, [], [], []
+        offset, keep, codes, reports = 0, [], [], []
         for search in live:
-            step = search.advance(logits[offset : offset + search.rows])
-            if step is not None:
-                continuing, chosen = step
-                keep += [offset + row for row in continuing]
-                codes.append(chosen)
-                still.append(search)
+            continuing, chosen, report = search.advance(logits[offset : offset + search.rows])
+            shifted = continuing + offset if isinstance(continuing, torch.Tensor) else [offset + r for r in continuing]
+            keep.append(shifted)
+            codes.append(chosen)
+            reports.append(report)
             offset += search.rows
+        host = HostReport(torch.cat(reports))
+        if not all(search.exhausted for search in live):  # else no request needs another forward
+            if any(isinstance(k, torch.Tensor) for k in keep):
+                decoder.reorder(torch.cat([_device_index(k, logits.device) for k in keep]))
+            elif (flat := [r for k in keep for r in k]) != list(range(offset)):
+                decoder.reorder(flat)
+            logits = decoder.step(torch.cat(codes))
+        # Between steps: each request settles what its last choice was, and leaves the batch once
+        # its result is known (a per-request check, e.g. cancellation, belongs here too).
+        values, at, offset, still, kept = host.result(), 0, 0, [], []
+        for search, report in zip(live, reports, strict=True):
+            if not search.settle(values[at : at + report.shape[0]]):
+                still.append(search)
+                kept += range(offset, offset + search.rows)
+            at += report.shape[0]
+            offset += search.rows
+        if still and len(still) != len(live):
+            decoder.reorder(kept)
+            logits = logits[torch.tensor(kept, device=logits.device)]
         live = still
-        if not live:
-            break
-        if keep != list(range(offset)):
-            decoder.cache.reorder(torch.tensor(keep, device=logits.device))
-        logits = decoder.step(torch.cat(codes))
     results = [search.result for search in searches]
     for result, s in zip(results, settings, strict=True):
         if not result.stopped:

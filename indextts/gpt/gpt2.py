@@ -124,6 +124,24 @@ class Attention(nn.Module):
             y = F.scaled_dot_product_attention(q, k_all, v_all, attn_mask=mask)  # (B, H, T, D)
         return self.c_proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
+    def step(
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """One new position per row, fixed shapes: x (B, 1, C); keys/values (B, H, W, D) written at `column` (1,)."""
+        B, _, C = x.shape
+        q, k, v = self.c_attn(x).split(C, dim=2)  # 3 × (B, 1, C)
+        q, k, v = (t.view(B, 1, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, 1, D)
+        keys.index_copy_(2, column, k)
+        values.index_copy_(2, column, v)
+        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, 1, D)
+        return self.c_proj(y.transpose(1, 2).reshape(B, 1, C))
+
+
+def norm32(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm computed in float32 whatever the weights' precision (as autocast does), result in x's dtype."""
+    w, b = norm.weight.float(), norm.bias.float()
+    return F.layer_norm(x.float(), norm.normalized_shape, w, b, norm.eps).to(x.dtype)
+
 
 class MLP(nn.Module):
     def __init__(self, dim: int, hidden: int) -> None:
@@ -149,6 +167,12 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_1(x), layer, cache, mask)
         return x + self.mlp(self.ln_2(x))
 
+    def step(
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        x = x + self.attn.step(norm32(self.ln_1, x), keys, values, column, mask)
+        return x + self.mlp(norm32(self.ln_2, x))
+
 
 class GPT2Stack(nn.Module):
     """h.0 … h.{L-1} then ln_f; input embeddings in, hidden states out."""
@@ -171,3 +195,17 @@ class GPT2Stack(nn.Module):
         if cache is not None:
             cache.length += x.shape[1]
         return self.ln_f(x)
+
+    def step(
+        self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, column: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The decode step with nothing data-dependent on the host, so it can be captured as a CUDA graph.
+
+        x (B, 1, C) is written into every layer's keys/values (L, B, H, W, D) at cache column `column`
+        (1,) (a device tensor); `mask` (B, 1, 1, W) says which columns each row attends to (None: all). Norms run
+        in float32 explicitly rather than through autocast, whose cast cache a captured graph must
+        not depend on. → (B, 1, C) hidden states after ln_f.
+        """
+        for layer, block in enumerate(self.h):
+            x = block.step(x, keys[layer], values[layer], column, mask)
+        return norm32(self.ln_f, x)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Run HERE (with network to PyPI), before the GPU run: puts into .whl/ (git-ignored) every package
+# bench/gpu_report.sh needs beyond what the bare GPU machine has (Python 3.12, torch 2.11,
+# torchaudio 2.11, transformers 5.17, numpy, scipy, pyyaml, sentencepiece, safetensors,
+# huggingface_hub), plus the librosa stand-in's mel tables, and checks that the working tree that
+# travels (tracked + untracked-not-ignored files + .whl/) stays within 64 MiB.
+#
+#   bash bench/prepare_gpu_report.sh          # PYTHON=... to choose the interpreter (needs pip and librosa)
+#
+# Left out on purpose: librosa (numba + llvmlite alone are 64 MB: the stand-in in bench/standins/
+# replaces its three calls with identical numbers) and WeTextProcessing (pynini is 166 MB: the
+# report feeds pre-normalised text).
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$REPO"
+PY="${PYTHON:-$REPO/.venv/bin/python}"
+WHEELS="$REPO/.whl"
+mkdir -p "$WHEELS"
+rm -f "$WHEELS"/*.whl
+# Pinned: one version of each, matching what the test suite runs on.
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+    --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any -d "$WHEELS" \
+    soundfile==0.14.0 cffi==2.1.1 pycparser==3.12 soxr==1.1.0 \
+    pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5
+"$PY" bench/librosa_tables.py "$WHEELS/librosa_tables.npz"
+tracked=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+wheels=$(du -cb "$WHEELS" | tail -1 | cut -f1)
+total=$((tracked + wheels))
+echo "working tree $((tracked / 1024)) KiB + .whl $((wheels / 1024)) KiB = $((total / 1024 / 1024)) MiB of 64 MiB"
+if [ "$total" -gt $((64 * 1024 * 1024)) ]; then
+    echo "over the 64 MiB a device machine can carry" >&2
+    exit 1
+fi
