@@ -18,8 +18,9 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
 
 skip='^[[:space:]]*(#.*)?$'  # comments and blank lines
-load_env_file() {  # export each NAME=value of file $1 whose NAME is not set yet
+load_env_file() {  # export file $1's NAME=value lines, except names set before it (a later line wins)
     local file="$1" line name value
+    local -A preset=()
     [[ -f "$file" ]] || return 0
     while IFS= read -r line || [[ -n "$line" ]]; do
         [[ "$line" =~ $skip ]] && continue
@@ -28,7 +29,8 @@ load_env_file() {  # export each NAME=value of file $1 whose NAME is not set yet
         value="${line#*=}"
         value="${value%\"}"; value="${value#\"}"
         [[ "$name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || { echo "ignoring a malformed line in $file: $line" >&2; continue; }
-        [[ -z "${!name+set}" ]] && export "$name=$value"
+        [[ -z "${preset[$name]+seen}" ]] && preset[$name]="${!name+set}"
+        [[ -z "${preset[$name]}" ]] && export "$name=$value"
     done < "$file"
     return 0  # not the status of the last line's test (set -e)
 }

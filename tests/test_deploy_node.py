@@ -29,7 +29,7 @@ def test_the_start_script_reads_the_env_file_and_lets_the_environment_win(tmp_pa
     env_file = tmp_path / "node.env"
     env_file.write_text(
         "# a comment\n\nINDEXTTS_WEBSOCKET_SERVER=https://spaces.example.com\n"
-        'INDEXTTS_WEBSOCKET_SPACE="from-file"\nINDEXTTS_FP16=1\n'
+        'INDEXTTS_WEBSOCKET_SPACE="from-file"\nINDEXTTS_FP16=0\nINDEXTTS_FP16=1\n'  # a later line wins
     )
     done = _run_script(tmp_path, str(env_file), INDEXTTS_WEBSOCKET_SPACE="from-env")
     assert done.returncode == 0, done.stderr
