@@ -74,12 +74,15 @@ class SpacesHub:
         object_storage: bool = False,
         ping_interval: float = 25,
         ping_timeout: float = 20,
+        status_endpoint: bool = True,
     ) -> None:
+        """`status_endpoint=False`: an older site without `/websockets/status` (its framework's HTML 404)."""
         self.state = state or HubState()
         for name in spaces:
             self.state.add_space(name)
         self.port = port or _free_port()
         self.object_storage = object_storage
+        self.status_endpoint = status_endpoint
         self._ping = (ping_interval, ping_timeout)
         self._lock = threading.RLock()  # predicates passed to wait_until may call the hub's readers
         self._changed = threading.Condition(self._lock)
@@ -343,6 +346,12 @@ class SpacesHub:
 
     async def _status(self, request: Request) -> Response:
         request_id = request.query_params.get("request_id")
+        if not self.status_endpoint:
+            with self._lock:
+                self.state.status_queries.append(request_id or "")
+            return Response(
+                "<!doctype html><title>404 Not Found</title><h1>Not Found</h1>", 404, media_type="text/html"
+            )
         if not request_id:
             return JSONResponse({"error": "request_id is required"}, 400)
         with self._changed:

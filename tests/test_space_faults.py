@@ -109,6 +109,19 @@ def test_a_request_forgotten_while_it_waits_is_checked_again_before_it_starts(hu
     assert client.status.snapshot().jobs_forgotten == 1
 
 
+def test_a_site_without_the_status_endpoint_still_gets_its_jobs_run(make_client):
+    hub = SpacesHub(spaces=["voice"], status_endpoint=False).start()
+    try:
+        client = make_client(hub)
+        _registered(hub)
+        ids = [hub.submit("voice", f"第{n}句。", hub.prompt_url("voice_05.wav"), **FAST) for n in (1, 2)]
+        assert [hub.wait_for(request_id).status for request_id in ids] == ["completed"] * 2
+        assert set(ids) <= set(hub.state.status_queries)  # asked; the HTML 404 is no answer about the request
+        assert client.status.snapshot().jobs_forgotten == 0
+    finally:
+        hub.stop()
+
+
 def test_a_node_refused_the_space_still_delivers_its_results(hub: SpacesHub, make_client):
     first = make_client(hub)
     _registered(hub)
@@ -184,7 +197,7 @@ def test_the_grammar_compile_does_not_stall_the_connection(tmp_path: Path, make_
     hub = SpacesHub(spaces=["voice"], ping_interval=5, ping_timeout=20).start()
     try:
         client = make_client(hub)
-        _registered(hub)
+        _wait(lambda: client.status.snapshot().state == "connected", what="the registration")
         connection = client.status.snapshot().connection_id
         gaps: list[float] = []
         compiling = threading.Thread(target=WeTextBackend(tmp_path / "fresh-cache").load)

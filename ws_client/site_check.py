@@ -47,6 +47,7 @@ class SiteCheck:
         self.journal, self.status, self._stopping = journal, status, stopping
         self._running_now = running_now
         self._http = httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+        self._warned = False
         self._sweep_due = threading.Event()
         self._thread = threading.Thread(target=self._sweep_loop, name="space-site-check", daemon=True)
 
@@ -74,12 +75,14 @@ class SiteCheck:
             return "forgotten"
         if response.status_code in (502, 503, 504):  # a proxy in front of a site that is (re)starting
             return "no answer"
-        log.warning(
-            "space request %s: the site's status endpoint answered %d %r; running the job without the check",
-            request_id,
-            response.status_code,
-            response.text[:120],
-        )
+        if not self._warned:  # once: a site without the endpoint answers this way for every request
+            self._warned = True
+            log.warning(
+                "the site's status endpoint answered %d %r (request %s); jobs run without the check",
+                response.status_code,
+                response.text[:120],
+                request_id,
+            )
         return "cannot tell"
 
     def still_wanted(self, request_id: str) -> bool:
