@@ -65,6 +65,7 @@ def main() -> int:
             if round_no == args.restarts:
                 break
             time.sleep(rng.uniform(0.5, 4.0))
+            hub.stop()  # from here the site answers nothing; it comes back without its memory
             now = time.time()
             for request_id, record in hub.state.requests.items():
                 if record.status not in ("completed", "failed"):
@@ -73,14 +74,15 @@ def main() -> int:
             print(f"restart {round_no + 1}/{args.restarts}", flush=True)
         final = [request_of_text[f"第{args.restarts}轮第{k}句。"] for k in range(args.jobs_per_round)]
         statuses = [hub.wait_for(request_id, timeout=300).status for request_id in final]
+        time.sleep(1.0)  # let the sweep and the last sends settle before reading the journal
+        states = {
+            rid: client.journal.get(rid).state if client.journal.get(rid) else "never arrived"
+            for rid in request_of_text.values()
+        }
     finally:
         client.stop()
         node.close()
         hub.stop()
-    states = {
-        rid: client.journal.get(rid).state if client.journal.get(rid) else "never arrived"
-        for rid in request_of_text.values()
-    }
     wasted = cut_short = 0.0
     for job in runs:
         request_id = request_of_text.get(job.payload.request.text)
