@@ -8,12 +8,15 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # Commands the tests use, as command=debian-package.
 TEST_SYSTEM_PACKAGES := ffmpeg=ffmpeg sox=sox espeak-ng=espeak-ng chromium=chromium redis-server=redis-server
 
-.PHONY: run test lint parity system-packages clean
+.PHONY: run install test lint parity system-packages clean
 
 # The web UI on http://localhost:7860 (PORT=… to change); the demo checkpoint when checkpoints/ has no weights.
 PORT ?= 7860
 run: $(VENV)/.installed-run
 	@$(PY) webui.py --port $(PORT)
+
+# Only the set-up of `make run` (a service installs once, then systemd starts the node).
+install: $(VENV)/.installed-run
 
 test: $(VENV)/.installed-test system-packages
 	@$(PY) -m ruff check .

@@ -21,12 +21,14 @@ from indextts.errors import CheckpointError
 from serving.app import create_app
 from serving.auth import ApiKey
 from serving.engine import load_engine
+from serving.listen import PortInUse, bind_port
 from serving.node import Node
 from serving.options import add_engine_flags, add_flag, add_node_flags, engine_options, node_settings, setup_logging
 from serving.status import ConnectionStatus
 from serving.stream_server import StreamServer
 from ui.layout import CSS, build_blocks
 from ws_client import SpaceClient
+from ws_client.journal import JournalInUse
 
 log = logging.getLogger("indextts.webui")
 EXAMPLES_FILE = Path(__file__).resolve().parent / "examples" / "cases.jsonl"
@@ -74,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.websocket_mode and not (args.websocket_server and args.websocket_space):
         print("--websocket-mode needs --websocket-server URL and --websocket-space NAME", file=sys.stderr)
         return 2
-    try:
+    try:  # first, so a second node on this port stops before it loads a model or takes space jobs
+        listener = bind_port(args.host, args.port)
         loaded = load_engine(engine_options(args))
-    except CheckpointError as exc:
+    except (PortInUse, CheckpointError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 1
     node = Node(loaded, node_settings(args, args.websocket_server if args.websocket_mode else ""), status)
@@ -91,13 +94,17 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s — the WebSocket streaming API is OFF; pick another --ws_port (0 = off)", exc)
             stream_server = None
     space_client = None
-    if args.websocket_mode:
-        space_client = SpaceClient(node, args.websocket_server, args.websocket_space, verbose=args.verbose)
-        space_client.start()
-    shown_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
-    log.info("IndexTTS Node UI on http://%s:%d%s", shown_host, args.port, " (DEMO checkpoint)" if loaded.demo else "")
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="debug" if args.verbose else "warning")
+        if args.websocket_mode:
+            space_client = SpaceClient(node, args.websocket_server, args.websocket_space, verbose=args.verbose)
+            space_client.start()
+        shown_host = "localhost" if args.host in ("0.0.0.0", "::") else args.host
+        log.info("IndexTTS Node UI on http://%s:%d%s", shown_host, args.port, " (DEMO checkpoint)" * loaded.demo)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="debug" if args.verbose else "warning"))
+        server.run(sockets=[listener])
+    except JournalInUse as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
     finally:
         if stream_server is not None:
             stream_server.close()

@@ -66,8 +66,8 @@ class _Download:
             "send the final address of the audio file",
         )
 
-    def _error(self, kind: ErrorKind, detail: str) -> AudioSourceError:
-        return AudioSourceError(self.field, kind, f"{self.where} {detail}")
+    def _error(self, kind: ErrorKind, detail: str, http_status: int | None = None) -> AudioSourceError:
+        return AudioSourceError(self.field, kind, f"{self.where} {detail}", http_status)
 
     def _checked_addresses(self, url: httpx.URL) -> list[str]:
         host = url.raw_host.decode("ascii")
@@ -131,7 +131,9 @@ class _Download:
         if response.is_redirect:
             return response.headers["location"]
         if not response.is_success:
-            raise self._error("unreachable", f"answered HTTP {response.status_code}; check the URL")
+            raise self._error(
+                "unreachable", f"answered HTTP {response.status_code}; check the URL", response.status_code
+            )
         declared = response.headers.get("content-length", "")
         if declared.isdigit():
             check_size(int(declared), self.where, self.field, self.policy)

@@ -13,18 +13,21 @@ ErrorKind = Literal["invalid", "forbidden", "too_large", "timeout", "unreachable
 
 
 class AudioSourceError(ValueError):
-    """A prompt that cannot be used; `str(exc)` is the user-facing message, starting with the field."""
+    """A prompt that cannot be used; `str(exc)` is the user-facing message, starting with the field.
+    `http_status` is the status a URL answered with, when it answered at all (callers that retry
+    need it: a 4xx is final, a 5xx may pass)."""
 
-    def __init__(self, field: str, kind: ErrorKind, detail: str) -> None:
+    def __init__(self, field: str, kind: ErrorKind, detail: str, http_status: int | None = None) -> None:
         self.field = field
         self.kind = kind
         self.detail = detail
+        self.http_status = http_status
         self.message = f"{field}: {detail}"
         super().__init__(self.message)
 
-    def __reduce__(self) -> tuple[type[AudioSourceError], tuple[str, str, str]]:
+    def __reduce__(self) -> tuple[type[AudioSourceError], tuple[str, str, str, int | None]]:
         # Celery and process pools pickle errors; the default would call __init__ with the message alone.
-        return type(self), (self.field, self.kind, self.detail)
+        return type(self), (self.field, self.kind, self.detail, self.http_status)
 
 
 @dataclass(frozen=True)

@@ -23,17 +23,30 @@ class ConnectionSnapshot:
     connection_id: str = ""
     connected_since: float | None = None
     last_error: str = ""
+    last_error_at: float | None = None  # when last_error happened (it may predate the current connection)
     jobs_received: int = 0
-    jobs_done: int = 0
-    jobs_failed: int = 0
-    processing_seconds: float = 0.0  # total over finished jobs
-    backlog: int = 0  # accepted jobs and results not yet delivered (the space client's journal)
+    jobs_done: int = 0  # completed and reported
+    jobs_failed: int = 0  # reported to the site as failed (bad input, synthesis error)
+    jobs_forgotten: int = 0  # dropped unrun: the site had forgotten them (it restarted) before they started
+    jobs_undeliverable: int = 0  # made, but the site forgot them before it took the result
+    processing_seconds: float = 0.0  # total over jobs that ran
+    backlog: int = 0  # jobs still to run, or results still to upload or send (the space client's journal)
     updated_at: float = 0.0
 
     @property
     def mean_processing_time(self) -> float:
-        finished = self.jobs_done + self.jobs_failed
+        finished = self.jobs_done + self.jobs_failed + self.jobs_undeliverable
         return self.processing_seconds / finished if finished else 0.0
+
+    @property
+    def error_predates_connection(self) -> bool:
+        """The last error is from before the current connection (an earlier outage), not a live problem."""
+        return (
+            self.state == "connected"
+            and self.last_error_at is not None
+            and self.connected_since is not None
+            and self.last_error_at < self.connected_since
+        )
 
 
 class ConnectionStatus:
@@ -56,15 +69,17 @@ class ConnectionStatus:
 
     def note_error(self, error: str) -> None:
         """Remember a problem without changing the connection state (e.g. an upload to retry)."""
+        now = time.time()
         with self._lock:
-            self._snapshot = replace(self._snapshot, last_error=error, updated_at=time.time())
+            self._snapshot = replace(self._snapshot, last_error=error, last_error_at=now, updated_at=now)
 
     def set_state(self, state: State, *, connection_id: str = "", error: str = "") -> None:
+        now = time.time()
         with self._lock:
             current = self._snapshot
             since = current.connected_since
             if state == "connected" and current.state != "connected":
-                since = time.time()
+                since = now
             elif state != "connected":
                 since = None
             self._snapshot = replace(
@@ -73,7 +88,8 @@ class ConnectionStatus:
                 connection_id=connection_id if state == "connected" else "",
                 connected_since=since,
                 last_error=error or current.last_error,
-                updated_at=time.time(),
+                last_error_at=now if error else current.last_error_at,
+                updated_at=now,
             )
 
     def job_received(self) -> None:
@@ -81,6 +97,12 @@ class ConnectionStatus:
 
     def job_finished(self, ok: bool, seconds: float) -> None:
         self._count(jobs_done=int(ok), jobs_failed=int(not ok), processing_seconds=seconds)
+
+    def job_forgotten(self) -> None:
+        self._count(jobs_forgotten=1)
+
+    def job_undeliverable(self, seconds: float) -> None:
+        self._count(jobs_undeliverable=1, processing_seconds=seconds)
 
     def _count(self, **increments: float) -> None:
         with self._lock:

@@ -7,8 +7,10 @@ space rule, its in-memory request history and its upload routes.
     hub.wait_for(request_id)  # → the RequestRecord once completed or failed
 
 `HubState` is the site's memory. `restart(keep_history=True)` brings the server back on the same
-port with the same state (a network or proxy restart); `keep_history=False` is a real site restart,
-after which old request ids are unknown.
+port with the same state (a network or proxy restart); `keep_history=False` is a real site restart:
+every request the site had not finished is forgotten (its status answers 404, its upload 403).
+`GET /websockets/status?request_id=…` answers as the site's does (200 with the record, 404
+`{"error": "Request not found"}`, 400 without an id); `state.status_queries` lists the ids asked.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ class RequestRecord:
     request_id: str
     space: str
     username: str
-    status: str = "pending"
+    status: str = "queued"  # until handed out to a node; then "processing", then what the node reports
     result: dict[str, Any] = field(default_factory=dict)
     statuses: list[str] = field(default_factory=list)  # every status reported, in order
+    created_at: str = field(default_factory=lambda: datetime.now().isoformat())
+    updated_at: str = field(default_factory=lambda: datetime.now().isoformat())
 
 
 @dataclass
@@ -54,6 +58,8 @@ class HubState:
     events: list[tuple[str, Any]] = field(default_factory=list)  # (event name, data) from nodes, in order
     message_sizes: list[int] = field(default_factory=list)  # bytes of every Socket.IO message from nodes
     registrations: list[str] = field(default_factory=list)  # connection ids handed out
+    status_queries: list[str] = field(default_factory=list)  # request ids asked about, in order
+    prompt_fetches: list[str] = field(default_factory=list)  # prompt file names requested, in order
 
     def add_space(self, name: str) -> None:
         self.spaces.setdefault(name, []).append(str(uuid.uuid4()))
@@ -68,12 +74,15 @@ class SpacesHub:
         object_storage: bool = False,
         ping_interval: float = 25,
         ping_timeout: float = 20,
+        status_endpoint: bool = True,
     ) -> None:
+        """`status_endpoint=False`: an older site without `/websockets/status` (its framework's HTML 404)."""
         self.state = state or HubState()
         for name in spaces:
             self.state.add_space(name)
         self.port = port or _free_port()
         self.object_storage = object_storage
+        self.status_endpoint = status_endpoint
         self._ping = (ping_interval, ping_timeout)
         self._lock = threading.RLock()  # predicates passed to wait_until may call the hub's readers
         self._changed = threading.Condition(self._lock)
@@ -110,6 +119,7 @@ class SpacesHub:
             Route("/storage/{key}", self._get_upload, methods=["GET"]),
             Route("/files/{key}", self._get_upload, methods=["GET"]),
             Route("/prompts/{name}", self._prompt, methods=["GET"]),
+            Route("/websockets/status", self._status, methods=["GET"]),
         ]
         app = socketio.ASGIApp(self.sio, other_asgi_app=Starlette(routes=routes), on_startup=self._remember_loop)
         config = uvicorn.Config(
@@ -139,9 +149,16 @@ class SpacesHub:
         self.stop()
         time.sleep(down_for)
         if not keep_history:
-            spaces = self.state.spaces
-            self.state = HubState(spaces=spaces)
+            old = self.state
+            finished = {key: record for key, record in old.requests.items() if record.status in FINAL}
+            self.state = HubState(spaces=old.spaces, requests=finished, uploads=old.uploads)
         return self.start()
+
+    def forget(self, request_id: str) -> None:
+        """The site loses one request (as a restart would), without a restart."""
+        with self._changed:
+            self.state.requests.pop(request_id, None)
+            self._changed.notify_all()
 
     # --- what tests do -------------------------------------------------------------------------
 
@@ -161,8 +178,10 @@ class SpacesHub:
                 "content_type": "audio/wav",
             }
         with self._lock:
-            self.state.requests.setdefault(request_id, RequestRecord(request_id, space, username))
+            record = self.state.requests.setdefault(request_id, RequestRecord(request_id, space, username))
             space_id = self.state.spaces[space][0]
+            if space_id in self._sid_of_space:
+                record.status = "processing"  # handed out to the connected node
         self._call(self.sio.emit("inference_request", message, room=space_id))
         return request_id
 
@@ -259,6 +278,7 @@ class SpacesHub:
             if record is not None:  # unknown ids are ignored, as on the site
                 record.status = str(data.get("status"))
                 record.statuses.append(record.status)
+                record.updated_at = datetime.now().isoformat()
                 if data.get("result"):
                     record.result = data["result"]
             self._changed.notify_all()
@@ -324,8 +344,36 @@ class SpacesHub:
             data = self.state.uploads.get(request.path_params["key"])
         return Response(data, media_type="audio/wav") if data is not None else Response(status_code=404)
 
+    async def _status(self, request: Request) -> Response:
+        request_id = request.query_params.get("request_id")
+        if not self.status_endpoint:
+            with self._lock:
+                self.state.status_queries.append(request_id or "")
+            return Response(
+                "<!doctype html><title>404 Not Found</title><h1>Not Found</h1>", 404, media_type="text/html"
+            )
+        if not request_id:
+            return JSONResponse({"error": "request_id is required"}, 400)
+        with self._changed:
+            self.state.status_queries.append(request_id)
+            record = self.state.requests.get(request_id)
+            self._changed.notify_all()
+        if record is None:
+            return JSONResponse({"error": "Request not found"}, 404)
+        return JSONResponse(
+            {
+                "request_id": request_id,
+                "status": record.status,
+                "result": record.result or None,
+                "created_at": record.created_at,
+                "updated_at": record.updated_at,
+            }
+        )
+
     async def _prompt(self, request: Request) -> Response:
         name = request.path_params["name"]
+        with self._lock:
+            self.state.prompt_fetches.append(name)
         if name == "not-audio.txt":
             return Response("this is not audio " * 200, media_type="text/plain")
         path = EXAMPLES / name

@@ -62,3 +62,45 @@ def test_a_killed_node_finishes_its_accepted_jobs_after_a_restart(demo_dir: Path
         node.kill()
         node.wait(10)
         hub.stop()
+
+
+def test_a_second_node_on_the_same_journal_stops_with_the_holders_pid(demo_dir: Path, cache_dir: Path, tmp_path: Path):
+    hub = SpacesHub(spaces=["voice"]).start()
+    outputs = tmp_path / "outputs"
+    first = _start_node(hub, demo_dir, cache_dir, outputs, tmp_path / "first.log")
+    try:
+        hub.wait_until(lambda: hub.connected_space("voice") is not None, timeout=120, what="the first node")
+        second_log = tmp_path / "second.log"
+        second = _start_node(hub, demo_dir, cache_dir, outputs, second_log)
+        assert second.wait(120) == 1
+        message = second_log.read_text()
+        assert f"the space journal in {outputs} is in use by another node process (pid {first.pid})" in message
+        assert len(hub.state.registrations) == 1  # the second never connected
+        request_id = hub.submit("voice", "第一个节点还在工作。", hub.prompt_url("voice_01.wav"), **FAST)
+        assert hub.wait_for(request_id, timeout=120).status == "completed"
+    finally:
+        first.kill()
+        first.wait(10)
+        hub.stop()
+
+
+def test_webui_on_a_taken_port_stops_before_its_space_client_starts(cache_dir: Path, tmp_path: Path):
+    import socket
+
+    hub = SpacesHub(spaces=["voice"]).start()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    command = [sys.executable, "webui.py", "--demo", "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
+    command += ["--outputs_dir", str(tmp_path / "outputs"), "--cache_dir", str(cache_dir)]
+    command += ["--websocket-mode", "--websocket-server", hub.url, "--websocket-space", "voice"]
+    try:
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1
+        assert f"Cannot start: cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+        assert hub.state.events == []  # it never connected, so it never took a job
+        assert "loading IndexTTS2" not in done.stderr  # nor spent time loading the model
+    finally:
+        taken.close()
+        hub.stop()

@@ -196,12 +196,16 @@ class UiHandlers:
                     received=snap.jobs_received,
                     done=snap.jobs_done,
                     failed=snap.jobs_failed,
+                    forgotten=snap.jobs_forgotten,
+                    undeliverable=snap.jobs_undeliverable,
                     backlog=snap.backlog,
                     mean=snap.mean_processing_time,
                 )
             )
             if snap.last_error and snap.state != "error":
-                lines.append(f"`{snap.last_error}`")
+                at = time.strftime("%H:%M:%S", time.localtime(snap.last_error_at)) if snap.last_error_at else "?"
+                key = "status_old_error" if snap.error_predates_connection else "status_last_error"
+                lines.append(text(key, lang, at=at, error=snap.last_error))
         stats = self.node.queue.stats()
         lines.append(
             text(

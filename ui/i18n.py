@@ -123,8 +123,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "status_disconnected": ("🔴 **连接断开**，正在重连 {server} …", "🔴 **Disconnected**, reconnecting to {server}…"),
     "status_error": ("🔴 **错误**：{error}（自动重试中）", "🔴 **Error**: {error} (retrying automatically)"),
     "status_counters": (
-        "远程任务：收到 {received} · 完成 {done} · 失败 {failed} · 待送达 {backlog} · 平均耗时 {mean:.2f} 秒",
-        "Remote jobs: received {received} · done {done} · failed {failed} · undelivered {backlog} · mean {mean:.2f} s",
+        "远程任务：收到 {received} · 完成 {done} · 失败 {failed} · 站点已遗忘（未运行）{forgotten} · "
+        "已生成但无法送达 {undeliverable} · 待运行或待送达 {backlog} · 平均耗时 {mean:.2f} 秒",
+        "Remote jobs: received {received} · done {done} · failed {failed} · forgotten by the site (not run) "
+        "{forgotten} · made but undeliverable {undeliverable} · still to run or send {backlog} · mean {mean:.2f} s",
+    ),
+    "status_last_error": ("最近错误 {at}：`{error}`", "Last error {at}: `{error}`"),
+    "status_old_error": (
+        "最近错误 {at}（本次连接之前）：`{error}`",
+        "Last error {at}, before this connection: `{error}`",
     ),
     "status_queue": (
         "本机队列：等待 {pending} · 运行 {running} · 已完成 {completed} · 失败 {failed_jobs} · 平均 RTF {rtf:.3f}",

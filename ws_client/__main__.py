@@ -21,6 +21,7 @@ from serving.node import Node
 from serving.options import add_engine_flags, add_node_flags, engine_options, node_settings, setup_logging
 from serving.status import ConnectionStatus
 from ws_client.client import SpaceClient
+from ws_client.journal import JournalInUse
 
 log = logging.getLogger("indextts.ws_client")
 
@@ -48,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 1
     node = Node(loaded, node_settings(args, args.server), ConnectionStatus(args.server, args.space))
-    client = SpaceClient(node, args.server, args.space, verbose=args.verbose)
+    try:
+        client = SpaceClient(node, args.server, args.space, verbose=args.verbose)
+    except JournalInUse as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        node.close()
+        return 1
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -3,7 +3,10 @@
 One connection at a time, re-established forever (1 s, doubling to 5 s, also for the first
 connect); `register` exactly once per connection. The site keeps nothing across connections and
 never resends a request, so every request is journaled the moment it arrives and every result
-stays journaled until a registered connection has taken it (see `journal.py`).
+stays journaled until a connection has taken it (see `journal.py`). The site takes
+`inference_result` from any socket, registered or not, so each new connection first sends what is
+owed and only then registers: a node refused because another holds the space still delivers.
+After each registration the site is asked which waiting requests it still knows (`site_check.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from ws_client.payload import (
     read_request,
 )
 from ws_client.runner import JobRunner
+from ws_client.site_check import SiteCheck
 from ws_client.uploader import RetryPolicy, Uploader
 
 log = logging.getLogger(__name__)
@@ -48,7 +52,8 @@ class SpaceClient:
         upload_retry: RetryPolicy | None = None,
         verbose: bool = False,
     ) -> None:
-        """`state_dir` holds the journal and WAVs awaiting upload (default: the outputs folder)."""
+        """`state_dir` holds the journal and WAVs awaiting upload (default: the outputs folder).
+        Raises JournalInUse when another process has that journal open."""
         if not space.strip():
             raise ValueError("the space name is empty: pass --websocket-space NAME")
         self.node, self.server_url, self.space = node, server_url.rstrip("/"), space
@@ -63,6 +68,9 @@ class SpaceClient:
         self._connection_ended_at: float | None = None
         self.uploader = Uploader(self.server_url, upload_retry, sleep=self._stopping.wait)
         self.delivery = Delivery(self.journal, self.uploader, self._send_result, self.status)
+        self.site = SiteCheck(
+            self.server_url, self.journal, self.status, self._stopping, running_now=lambda: self.runner.current_request
+        )
         self.runner = JobRunner(
             node,
             self.journal,
@@ -71,6 +79,7 @@ class SpaceClient:
             on_started=self._job_started,
             on_synthesized=self.delivery.wake,
             on_failed=self.delivery.record,
+            still_wanted=self.site.still_wanted,
         )
         self.sio = socketio.Client(reconnection=False, handle_sigint=False, logger=verbose, engineio_logger=verbose)
         self.sio.on("connect", self._on_connect)
@@ -86,12 +95,14 @@ class SpaceClient:
         waiting = self.journal.count(ACCEPTED, SYNTHESIZED, DONE)
         if waiting:
             log.info("space journal: %d job(s) or result(s) from before the restart will be completed", waiting)
+        self.site.start()
         self.runner.start()
         self.delivery.start()
         self._supervisor.start()
 
     def stop(self) -> None:
         self._stopping.set()
+        self.site.stop()
         self.runner.stop()
         self.delivery.stop()
         if self.sio.connected:
@@ -129,7 +140,12 @@ class SpaceClient:
         self.status.set_state("disconnected")
 
     def _on_connect(self) -> None:
-        log.info("connected to %s (sid %s); registering with space %r", self.server_url, self.sio.sid, self.space)
+        log.info("connected to %s (sid %s)", self.server_url, self.sio.sid)
+        # Before registering: a refused registration ends the connection, and these need none.
+        if self._connection_ended_at is not None:
+            self.delivery.resend_since(self._connection_ended_at - RESEND_WINDOW)
+        self.delivery.send_finished()
+        log.info("registering with space %r", self.space)
         self.sio.emit("register", {"space_name": self.space})
 
     def _on_disconnect(self, reason: Any = None) -> None:
@@ -150,14 +166,18 @@ class SpaceClient:
             self._registrations += 1
             self._registered.set()
             log.info("registered with space %r (connection %s)", self.space, connection_id)
-            if self._connection_ended_at is not None:
-                self.delivery.resend_since(self._connection_ended_at - RESEND_WINDOW)
+            self.site.sweep_soon()  # a restarted site has forgotten what it had not handed out
             self.delivery.wake()
             return
         message = str(data.get("message") or "registration refused without a reason")
         # Refused while an old registration of this space lingers (a half-open drop keeps it up to
         # ~45 s), or the space does not exist yet: the server disconnects and we retry with backoff.
-        self.status.set_state("error", error=f"space {self.space!r} refused the registration: {message}")
+        # Finished results still go out: each new connection sends them before it registers.
+        self.status.set_state(
+            "error",
+            error=f"space {self.space!r} refused the registration: {message} "
+            "(no new jobs until it accepts; finished results are still delivered)",
+        )
         log.error("space %r refused the registration: %s; retrying", self.space, message)
         if self.sio.connected:
             self.sio.disconnect()
@@ -190,8 +210,9 @@ class SpaceClient:
         self._send_result(processing_status(request_id))
 
     def _send_result(self, message: dict[str, Any]) -> bool:
-        """Emit over a registered connection; False when there is none (the journal keeps it)."""
-        if not self._registered.is_set():
+        """Emit over the current connection, registered or not; False when there is none (the journal keeps it)."""
+        # Not `sio.connected`: python-socketio sets it only after the connect handler, which sends too.
+        if "/" not in self.sio.namespaces or self.sio.eio.state != "connected":
             return False
         if not fits_in_one_message(message):
             # Audio only ever travels by upload; anything this large would drop the connection.

@@ -29,9 +29,10 @@ class Delivery:
         status: ConnectionStatus,
         retry_every: float = 5.0,
     ) -> None:
-        """`send(message)` emits an inference_result and says whether a registered connection took it."""
+        """`send(message)` emits an inference_result and says whether a connection took it."""
         self.journal, self.uploader, self._send, self.status = journal, uploader, send, status
         self.retry_every = retry_every
+        self._sending = threading.Lock()  # the loop and a new connection's handler both send
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="space-delivery", daemon=True)
@@ -68,7 +69,7 @@ class Delivery:
             self._wake.clear()
             try:
                 self._upload_waiting()
-                self._send_finished()
+                self.send_finished()
             except Exception:  # delivery must outlive any single result
                 log.exception("space delivery: unexpected error")
             self._wake.wait(self.retry_every)
@@ -92,7 +93,7 @@ class Delivery:
         except RequestForgotten as exc:
             log.error("space request %s cannot be delivered: the site no longer knows it (%s)", request.request_id, exc)
             self.journal.undeliverable(request.request_id, str(exc))
-            self.status.job_finished(False, seconds)
+            self.status.job_undeliverable(seconds)
             entry.wav_path.unlink(missing_ok=True)
             return True
         except UploadError as exc:
@@ -108,9 +109,11 @@ class Delivery:
         entry.wav_path.unlink(missing_ok=True)
         return True
 
-    def _send_finished(self) -> None:
-        for entry in self.journal.in_state(DONE):
-            if self._stopping.is_set() or entry.result is None or not self._send(entry.result):
-                return  # not registered: sent after the next registration
-            self.journal.sent(entry.request_id)
-            log.info("space request %s: result sent (%s)", entry.request_id, entry.result.get("status"))
+    def send_finished(self) -> None:
+        """Send every journaled result not yet sent, oldest first, while a connection takes them."""
+        with self._sending:
+            for entry in self.journal.in_state(DONE):
+                if self._stopping.is_set() or entry.result is None or not self._send(entry.result):
+                    return  # no connection: sent on the next one
+                self.journal.sent(entry.request_id)
+                log.info("space request %s: result sent (%s)", entry.request_id, entry.result.get("status"))

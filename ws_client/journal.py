@@ -7,14 +7,21 @@ One SQLite row per request id moves through:
         │             │            ↑
         └─────────────┴────────────┘   (a failure skips straight to done, with a `failed` result)
     synthesized ──> undeliverable      (the site no longer knows the request id)
+    accepted ──> forgotten             (the site forgot the request before it ran: never run)
 
 `accepted` rows are run (again) after a restart; `synthesized` rows hold a WAV waiting for its
 upload; `done` rows hold the `inference_result` message waiting for a connection.
+
+One process at a time: the journal holds an exclusive lock (`<journal>.lock`, with the holder's
+pid) for as long as it is open, so a second node on the same folder stops with a clear error
+instead of running the same jobs again.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -22,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ACCEPTED, SYNTHESIZED, DONE, SENT, UNDELIVERABLE = "accepted", "synthesized", "done", "sent", "undeliverable"
+ACCEPTED, SYNTHESIZED, DONE, SENT = "accepted", "synthesized", "done", "sent"
+UNDELIVERABLE, FORGOTTEN = "undeliverable", "forgotten"
 KEEP_DELIVERED_SECONDS = 7 * 24 * 3600  # answered rows are kept a week, to recognise duplicates
 
 _SCHEMA = """
@@ -54,12 +62,17 @@ class Entry:
     note: str | None
 
 
+class JournalInUse(RuntimeError):
+    """Another process has this journal open."""
+
+
 class Journal:
     """Thread-safe; every change is committed before the call returns."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._owner = _lock_exclusively(path.with_name(path.name + ".lock"))
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -103,6 +116,15 @@ class Journal:
     def undeliverable(self, request_id: str, note: str) -> None:
         self._set(request_id, UNDELIVERABLE, note=note)
 
+    def forgotten(self, request_id: str, note: str) -> bool:
+        """An accepted request the site no longer knows is never run; False when it was not accepted."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE requests SET state = ?, note = ?, updated_at = ? WHERE request_id = ? AND state = ?",
+                (FORGOTTEN, note, time.time(), request_id, ACCEPTED),
+            )
+            return cursor.rowcount == 1
+
     def sent_since(self, since: float) -> list[Entry]:
         """Results emitted after `since`: worth repeating when the connection that carried them dropped."""
         return self._select("WHERE state = ? AND sent_at >= ? ORDER BY order_key, arrival", (SENT, since))
@@ -114,6 +136,7 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._owner.close()  # releases the lock
 
     # --- internals -----------------------------------------------------------------------------
 
@@ -152,5 +175,29 @@ class Journal:
         horizon = time.time() - KEEP_DELIVERED_SECONDS
         with self._lock:
             self._db.execute(
-                "DELETE FROM requests WHERE state IN (?, ?) AND updated_at < ?", (SENT, UNDELIVERABLE, horizon)
+                "DELETE FROM requests WHERE state IN (?, ?, ?) AND updated_at < ?",
+                (SENT, UNDELIVERABLE, FORGOTTEN, horizon),
             )
+
+
+def _lock_exclusively(lock_path: Path):
+    """Hold an exclusive lock on `lock_path` (with our pid in it) or raise JournalInUse naming the holder.
+
+    flock locks belong to the open file: the kernel drops them when the process ends, however it
+    ends, so a killed node never leaves a stale lock behind."""
+    handle = open(lock_path, "a+")  # noqa: SIM115 — held open for the journal's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise JournalInUse(
+            f"the space journal in {lock_path.parent} is in use by another node process (pid {holder}); "
+            "stop that process, or give this node its own --outputs_dir"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle

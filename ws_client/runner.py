@@ -41,14 +41,18 @@ class JobRunner:
         on_started: Callable[[str], None],
         on_synthesized: Callable[[], None],
         on_failed: Callable[[str, dict, float], None],
+        still_wanted: Callable[[str], bool] = lambda request_id: True,
         settle: float = 0.2,
     ) -> None:
-        """Callbacks: `on_started(request_id)`; `on_synthesized()` once a WAV waits for upload;
+        """Callbacks: `still_wanted(request_id)` just before a job starts (False: skip it, the site
+        forgot it); `on_started(request_id)`; `on_synthesized()` once a WAV waits for upload;
         `on_failed(request_id, failed_result, seconds)` for a job that cannot produce audio."""
         self.node, self.journal, self.server_url = node, journal, server_url
         self.results_dir = results_dir
         self._on_started, self._on_synthesized, self._on_failed = on_started, on_synthesized, on_failed
+        self._still_wanted = still_wanted
         self.settle = settle
+        self.current_request: str | None = None  # the request in hand, from its check to its end
         self._wake = threading.Condition()
         self._last_arrival = 0.0
         self._stopping = threading.Event()
@@ -78,11 +82,15 @@ class JobRunner:
                 with self._wake:
                     self._wake.wait(timeout=5.0)
                 continue
+            self.current_request = entry.request_id
             try:
-                self._run(entry)
+                if self._still_wanted(entry.request_id):
+                    self._run(entry)
             except Exception:  # the runner must outlive any single job
                 log.exception("space request %s: unexpected error", entry.request_id)
                 self._on_failed(entry.request_id, failed_result(entry.request_id, "internal error on the node"), 0.0)
+            finally:
+                self.current_request = None
 
     def _wait_for_settled_burst(self) -> None:
         while not self._stopping.is_set():
@@ -141,7 +149,7 @@ class JobRunner:
                 log.info("queue full (%s); the space job waits %.0f s", exc, BUSY_RETRY_SECONDS)
                 self._stopping.wait(BUSY_RETRY_SECONDS)
             except AudioSourceError as exc:
-                if exc.kind not in ("unreachable", "timeout") or not fetch_retries:
+                if not _worth_retrying(exc) or not fetch_retries:
                     raise
                 delay = fetch_retries.pop(0)
                 log.info("prompt audio not fetched (%s); trying again in %.0f s", exc, delay)
@@ -163,6 +171,14 @@ class JobRunner:
         seconds = time.perf_counter() - started
         log.warning("space request %s failed after %.2f s: %s", request_id, seconds, message)
         self._on_failed(request_id, failed_result(request_id, message), seconds)
+
+
+def _worth_retrying(exc: AudioSourceError) -> bool:
+    """A site that is down or slow may be back in a moment; a URL answering 4xx says no for good."""
+    if exc.kind not in ("unreachable", "timeout"):
+        return False
+    status = exc.http_status
+    return status is None or status >= 500 or status in (408, 425, 429)
 
 
 def _user_message(exc: Exception) -> str:

@@ -3,12 +3,18 @@
 The Chinese grammar is compiled with interjections and erhua kept, which the FSTs shipped in the
 wheel do not do, so it is compiled once (about a minute) into a cache folder and read from
 there afterwards. The English grammar ships prebuilt in the wheel and is used as is.
+
+The compile runs in a child process: pynini holds the GIL for the whole build (measured: one
+42 s stretch in which no other thread of the process ran), which would stall every other thread
+of a serving process — a Socket.IO client misses its pings and the site drops the connection.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -65,7 +71,7 @@ class WeTextBackend:
             if self._zh is not None:
                 return
             chinese_cls, english_cls = _import_wetext()
-            self._ensure_chinese_fsts(chinese_cls)
+            self._ensure_chinese_fsts()
             self._zh = chinese_cls(
                 cache_dir=str(self.fst_dir),
                 overwrite_cache=False,
@@ -84,7 +90,7 @@ class WeTextBackend:
         with self._lock:
             return self._en.normalize(text)
 
-    def _ensure_chinese_fsts(self, chinese_cls: type) -> None:
+    def _ensure_chinese_fsts(self) -> None:
         self.fst_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.fst_dir) + ".lock"):
             if all((self.fst_dir / name).is_file() for name in _ZH_FST_FILES):
@@ -97,15 +103,28 @@ class WeTextBackend:
             # Compile into a scratch folder and move the files in, so an interrupted build
             # never leaves a half-written FST that later runs would trust.
             with tempfile.TemporaryDirectory(dir=self.fst_dir) as scratch:
-                chinese_cls(
-                    cache_dir=scratch,
-                    overwrite_cache=True,
-                    remove_interjections=False,
-                    remove_erhua=False,
-                )
+                _compile_in_child_process(Path(scratch))
                 for name in _ZH_FST_FILES:
                     os.replace(Path(scratch) / name, self.fst_dir / name)
             log.warning("Text-normalisation grammar ready in %.0f s.", time.perf_counter() - started)
+
+
+_COMPILE = """
+import sys
+from indextts.text.wetext import _import_wetext
+chinese_cls, _ = _import_wetext()
+chinese_cls(cache_dir=sys.argv[1], overwrite_cache=True, remove_interjections=False, remove_erhua=False)
+"""
+
+
+def _compile_in_child_process(scratch: Path) -> None:
+    """Build the Chinese FSTs into `scratch` in another Python process (see the module docstring)."""
+    done = subprocess.run([sys.executable, "-c", _COMPILE, str(scratch)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise TextNormalizerUnavailable(
+            f"Compiling the Chinese text-normalisation grammar failed (exit {done.returncode}): "
+            f"{done.stderr.strip()[-1500:]}"
+        )
 
 
 @cache
