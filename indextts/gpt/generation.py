@@ -22,6 +22,7 @@ Legend: K beams, V vocabulary (number_mel_codes), C model_dim, P prefix length.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -48,10 +49,14 @@ class GenerationSettings:
     typical_mass: float = 0.9
 
 
+ShouldStop = Callable[[], bool]  # a request's cancellation check, asked between decode steps
+
+
 @dataclass(frozen=True)
 class GeneratedCodes:
     codes: torch.Tensor  # (N,) int64, stop code removed
     stopped: bool  # False when generation ran into max_mel_tokens
+    cancelled: bool = False  # its should_stop said stop: left the batch early, codes are unusable
 
 
 # --- logits processors (transformers 4.52 semantics) --------------------------------------------
@@ -281,6 +286,7 @@ def generate_codes_batch(
     prefixes: list[torch.Tensor],
     settings: list[GenerationSettings],
     generators: list[torch.Generator | None],
+    should_stop: Sequence[ShouldStop | None] | None = None,
 ) -> list[GeneratedCodes]:
     """Codes for several segments at once: prefixes (1, P_i, C), each with its own settings and generator.
 
@@ -302,10 +308,16 @@ def generate_codes_batch(
         index = torch.tensor(rows, device=logits.device)
         decoder.cache.reorder(index)
         logits = logits.index_select(0, index)
+    stops = dict(zip(searches, should_stop or [None] * len(searches), strict=True))
     live = searches
     while live:
         offset, keep, codes, still = 0, [], [], []
         for search in live:
+            stop = stops[search]
+            if stop is not None and stop():
+                search.result = GeneratedCodes(logits.new_zeros(0, dtype=torch.long), False, cancelled=True)
+                offset += search.rows
+                continue
             step = search.advance(logits[offset : offset + search.rows])
             if step is not None:
                 continuing, chosen = step
@@ -321,7 +333,7 @@ def generate_codes_batch(
         logits = decoder.step(torch.cat(codes))
     results = [search.result for search in searches]
     for result, s in zip(results, settings, strict=True):
-        if not result.stopped:
+        if not result.stopped and not result.cancelled:
             log.warning(
                 "generation stopped at max_mel_tokens (%d) before the stop code; the segment may be cut short",
                 s.max_mel_tokens,
