@@ -214,8 +214,12 @@ class IndexTTS2:
         latent: torch.Tensor,
         generator: torch.Generator | None = None,
         noise: torch.Tensor | None = None,
+        should_stop: ShouldStop | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, StageTimings]:
-        """Codes (N,) + latent (1, N, C) → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32."""
+        """Codes (N,) + latent (1, N, C) → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32.
+
+        `should_stop` is asked between diffusion steps; raises `Cancelled`.
+        """
         m, timings = self.models, StageTimings()
         started = self._now()
         semantic = m.codec.embed_codes(codes.view(1, -1).to(self.device)) + m.s2mel.project_gpt_latent(latent)
@@ -229,6 +233,7 @@ class IndexTTS2:
             CFG_RATE,
             noise=noise,
             generator=generator,
+            should_stop=should_stop,
         )  # (1, 80, T_gen)
         timings.s2mel = self._now() - started
         started = self._now()
@@ -277,23 +282,28 @@ class IndexTTS2:
     def synthesize_round(self, work: Sequence[tuple[RequestPlan, int]]) -> Iterator[SegmentAudio | Cancelled]:
         """Segment `index` of each plan: codes generated together, then decoded and yielded one by one.
 
-        A plan whose `should_stop` says stop (asked between decode steps and again before its
-        decoding) gets a `Cancelled` in its place, not raised: the other plans of the round go on.
+        A plan whose `should_stop` says stop (asked between GPT decode steps and between diffusion
+        steps) gets a `Cancelled` in its place, not raised: the other plans of the round go on.
         """
         generated = self.generate_batch(
             [(plan.speaker, plan.emovec, plan.segments[i], plan.settings, plan.generator) for plan, i in work],
             [plan.should_stop for plan, _ in work],
         )
         for (plan, index), (result, latent, timings) in zip(work, generated, strict=True):
-            if result.cancelled or latent is None or plan.stop_requested():
-                count = len(plan.segments)
-                yield Cancelled(f"cancelled during segment {index + 1}/{count}")
+            count = len(plan.segments)
+            if result.cancelled or latent is None:
+                yield Cancelled(f"cancelled while generating the codes of segment {index + 1}/{count}")
                 continue
-            _, wav, decode_timings = self.decode(plan.speaker, result.codes, latent, plan.generator)
+            try:
+                _, wav, decode_timings = self.decode(
+                    plan.speaker, result.codes, latent, plan.generator, should_stop=plan.should_stop
+                )
+            except Cancelled as stopped:
+                yield Cancelled(f"{stopped} of segment {index + 1}/{count}")
+                continue
             timings.add(decode_timings)
             if index == 0:
                 timings.prompt, timings.text = plan.prompt_seconds, plan.text_seconds
-            count = len(plan.segments)
             log.info(
                 "segment %d/%d%s: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs",
                 index + 1,
