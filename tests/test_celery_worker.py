@@ -188,7 +188,8 @@ def test_a_revoked_task_stops_its_synthesis_and_frees_the_worker(client: Celery,
     voice = str(EXAMPLES / "voice_01.wav")
     # A first short task: the worker's prompt cache then holds the voice, so the long task is
     # decoding (not encoding its prompt) when it is revoked.
-    assert _call(client, "indextts.generate_speech", text="你好。", reference_audio=voice, **FAST)["status"] == "success"
+    warm = _call(client, "indextts.generate_speech", text="你好。", reference_audio=voice, **FAST)
+    assert warm["status"] == "success", warm
     # The tiny checkpoint never emits its stop code: uncancelled, this runs for minutes.
     long = {"text": "This sentence is never finished.", "max_mel_tokens": 1500, "num_beams": 1, "seed": 7}
     pending = client.send_task(
