@@ -65,8 +65,7 @@ async def cancel_on_disconnect(node: Node, job: Job, http: Request, chunks: Iter
 
 
 async def _watch_disconnect(node: Node, job: Job, http: Request) -> None:
-    # The body is read by now, so the next ASGI message is the disconnect. A blocking receive, not
-    # `is_disconnected()`: that one never sees it through the app's `@app.middleware("http")`.
+    # The body is read by now, so the next ASGI message is the disconnect.
     while (await http.receive())["type"] != "http.disconnect":
         pass
     if node.queue.cancel(job.id, "the HTTP client disconnected"):
