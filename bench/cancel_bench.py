@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import time
@@ -94,7 +95,7 @@ def cancel_at(node: Node, after: float, neighbours: int, codes: int) -> dict[str
         "after": after,
         "state": target.state.value,
         "delay": target.cancel_delay,
-        "where": (target.error or "").removesuffix(" while running"),
+        "where": (target.error or "").partition("(")[2].rstrip(")") or target.error,
         "beside": sum(1 for job in others if _overlap(job, target)),
     }
 
@@ -110,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     make_checkpoint(folder, args.size)
     tts = IndexTTS2(folder, device=args.device, dtype=args.dtype, cache_dir=default_cache_dir())
     report: dict[str, Any] = {"device": device_name(tts.device), "size": args.size, "codes": args.codes}
+    report["load_average_start"] = os.getloadavg()[0]
     with stop_code_impossible(tts):
         costs = stage_costs(tts, str(args.prompt), args.codes)
         report["costs"] = costs
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
             try:
                 for point in range(args.points):
-                    after = whole * (point + 0.5) / args.points
+                    after = whole * 0.9 * (point + 0.5) / args.points
                     runs.append({"neighbours": neighbours, **cancel_at(node, after, neighbours, args.codes)})
                     print(f"  neighbours {neighbours}, cancel at {after:.2f} s: {runs[-1]}", file=sys.stderr)
             finally:
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         if delays:
             print(f"\n{neighbours + 1} job(s) in the batch: worst {max(delays):.3f} s, "
                   f"median {statistics.median(delays):.3f} s over {len(delays)} cancellations")  # fmt: skip
+    start, end = report["load_average_start"], os.getloadavg()[0]
+    print(f"\nload average (1 min): {start:.2f} at the start, {end:.2f} at the end")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0 if all(r["state"] == JobState.CANCELLED.value for r in runs) else 1

@@ -388,8 +388,9 @@ class JobQueue:
                 job.cancel_delay = time.monotonic() - requested
             delay = f" {job.cancel_delay:.3f} s after the request" if requested is not None else ""
             reason = job.cancel_reason or "cancelled"
-            log.info("job %s cancelled while running%s%s", job.id, f" ({error})" if str(error) else "", delay)
-            self._end(job, JobState.CANCELLED, f"{reason} while running", "cancelled")
+            where = f" ({error})" if str(error) else ""
+            log.info("job %s cancelled while running%s%s", job.id, where, delay)
+            self._end(job, JobState.CANCELLED, f"{reason} while running{where}", "cancelled")
         elif isinstance(error, JobFailure):
             log.warning("job %s failed: %s", job.id, error)
             self._end(job, JobState.FAILED, str(error), error.kind)
