@@ -349,6 +349,8 @@ class JobQueue:
             if context.should_stop():
                 raise JobCancelled("before it started running")
             result = self._runner(context.job, context)  # type: ignore[operator]
+            if context.should_stop():  # a runner that does not look at should_stop: drop its result
+                raise JobCancelled("its result came after the cancel")
         except Exception as exc:
             self._conclude(context.job, error=exc)
         else:
