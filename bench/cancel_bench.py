@@ -31,7 +31,7 @@ from stages import device_name, stop_code_impossible
 
 from indextts.config import default_cache_dir
 from indextts.factory import make_checkpoint
-from indextts.pipeline import DIFFUSION_STEPS, IndexTTS2
+from indextts.pipeline import DIFFUSION_STEPS, IndexTTS2, SegmentAudio
 from serving.engine import LoadedEngine
 from serving.jobs import Job, JobState
 from serving.node import Node, NodeSettings
@@ -39,6 +39,7 @@ from serving.request import parse_request
 
 REPO = Path(__file__).resolve().parent.parent
 TEXT = "This sentence is never finished."
+PROMPT = REPO / "examples" / "voice_01.wav"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,39 +50,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--codes", type=int, default=1500, help="codes of the long segment (max_mel_tokens)")
     parser.add_argument("--points", type=int, default=6, help="cancel moments per setting")
     parser.add_argument("--neighbours", type=int, default=2, help="other long jobs in the batch (0: alone only)")
-    parser.add_argument("--prompt", type=Path, default=REPO / "examples" / "voice_01.wav")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir() / "bench")
     parser.add_argument("--json", type=Path, help="write every measurement here")
     return parser.parse_args(argv)
 
 
 def request(codes: int, seed: int) -> Any:
-    return parse_request({"text": TEXT, "spk_audio": str(REPO / "examples" / "voice_01.wav"),
+    return parse_request({"text": TEXT, "spk_audio": str(PROMPT),
                           "max_mel_tokens": codes, "num_beams": 1, "seed": seed})  # fmt: skip
 
 
-def stage_costs(tts: IndexTTS2, prompt: str, codes: int) -> dict[str, float]:
-    """Seconds of each piece a cancellation has to wait for, on one uncancelled long segment."""
-    tts.models.prompts.speakers.clear()
+def stage_costs(tts: IndexTTS2, node: Node, codes: int) -> dict[str, float]:
+    """Seconds of each piece a cancellation has to wait for, on one uncancelled long job run by the
+    node's worker (the path the cancelled jobs take; the stage timings are the engine's own)."""
+    seen: list[SegmentAudio] = []
+    real_round = tts.synthesize_round
+
+    def recording(work):  # bench only: keep each segment's stage timings
+        for segment in real_round(work):
+            if isinstance(segment, SegmentAudio):
+                seen.append(segment)
+            yield segment
+
+    tts.models.prompts.speakers.clear()  # the first job encodes its prompt: the cold figure
     tts.models.prompts.emotions.clear()
-    started = time.perf_counter()
-    tts.plan(prompt, TEXT, seed=1)
-    cold = time.perf_counter() - started
-    result = tts.synthesize(prompt, TEXT, max_mel_tokens=codes, num_beams=1, seed=1)
-    timings = result.timings
+    tts.synthesize_round = recording  # type: ignore[method-assign]
+    try:
+        job = node.submit(request(codes, 1), "bench")
+        node.queue.wait_finished(job)
+    finally:
+        del tts.synthesize_round
+    timings = seen[-1].timings
     return {
-        "prompt, cold (uninterruptible)": cold,
-        "GPT decode step": timings.gpt_generate / max(result.codes, 1),
+        "prompt, cold (uninterruptible)": timings.prompt,
+        "GPT decode step": timings.gpt_generate / max(seen[-1].codes, 1),
         "GPT latent pass (uninterruptible)": timings.gpt_latent,
         "flow-matching step": timings.s2mel / DIFFUSION_STEPS,
         "vocoder (uninterruptible)": timings.vocoder,
-        "whole segment, uncancelled": result.wall_seconds,
+        "whole segment, uncancelled": job.result.processing_time,
     }
 
 
 def cancel_at(node: Node, after: float, neighbours: int, codes: int) -> dict[str, Any]:
-    others = [node.submit(request(codes, 100 + i), "bench") for i in range(neighbours)]
-    target = node.submit(request(codes, 7), "bench")
+    with node.queue._lock:  # bench only: the worker wakes after all are queued, so they start as one batch
+        others = [node.submit(request(codes, 100 + i), "bench") for i in range(neighbours)]
+        target = node.submit(request(codes, 7), "bench")
     while target.started_at is None:
         time.sleep(0.005)
     time.sleep(max(0.0, after - (time.time() - target.started_at)))
@@ -112,8 +125,19 @@ def main(argv: list[str] | None = None) -> int:
     tts = IndexTTS2(folder, device=args.device, dtype=args.dtype, cache_dir=default_cache_dir())
     report: dict[str, Any] = {"device": device_name(tts.device), "size": args.size, "codes": args.codes}
     report["load_average_start"] = os.getloadavg()[0]
+
+    def node_for(max_batch: int) -> Node:
+        settings = NodeSettings(
+            outputs_dir=args.cache_dir / "cancel-outputs", allowed_dirs=(REPO / "examples",), max_batch=max_batch
+        )
+        return Node(LoadedEngine(tts, folder, True, "bench", 0.0), settings)
+
     with stop_code_impossible(tts):
-        costs = stage_costs(tts, str(args.prompt), args.codes)
+        node = node_for(1)
+        try:
+            costs = stage_costs(tts, node, args.codes)
+        finally:
+            node.close()
         report["costs"] = costs
         print(f"# cancellation delay — {args.size} checkpoint on {report['device']}, {args.codes} codes per segment\n")
         print("| piece | seconds |\n|---|---:|")
@@ -122,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         whole = costs["whole segment, uncancelled"]
         runs = []
         for neighbours in sorted({0, args.neighbours}):
-            node = Node(
-                LoadedEngine(tts, folder, True, "bench", 0.0),
-                NodeSettings(outputs_dir=args.cache_dir / "cancel-outputs", allowed_dirs=(REPO / "examples",),
-                             max_batch=neighbours + 1),
-            )  # fmt: skip
+            node = node_for(neighbours + 1)
             try:
                 for point in range(args.points):
                     after = whole * 0.9 * (point + 0.5) / args.points
