@@ -105,6 +105,7 @@ class Job:
     cancel_requested: float | None = None  # monotonic time `cancel` asked a running job to stop
     cancel_reason: str = ""
     cancel_delay: float | None = None  # seconds from that request to the job's end (its place free)
+    stop_delay: float | None = None  # seconds from that request to the runner's first stop (no more work)
 
     @property
     def finished(self) -> bool:
@@ -137,7 +138,12 @@ class JobContext:
 
     def should_stop(self) -> bool:
         """True once the job was cancelled: the runner stops at its next step and calls `cancelled`."""
-        return self.job.cancel_requested is not None
+        requested = self.job.cancel_requested
+        if requested is None:
+            return False
+        if self.job.stop_delay is None:  # the first boundary that sees it: no more work is done for it
+            self.job.stop_delay = time.monotonic() - requested
+        return True
 
     def cancelled(self, detail: str = "") -> None:
         """Batch runners: the job stopped because it was cancelled; its place is free."""

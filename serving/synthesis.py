@@ -156,6 +156,7 @@ class EngineRunner:
             for item, segment in zip(running, segments, strict=True):
                 self._accept(item, segment)
                 made += 1
+                self._end_cancelled(running[made:])
             return
         except Exception as exc:
             self._release_memory()
@@ -176,6 +177,13 @@ class EngineRunner:
             except Exception as exc:
                 self._release_memory()
                 item.context.fail(as_job_failure(exc))
+
+    def _end_cancelled(self, later: list[_RunningJob]) -> None:
+        """Jobs of this round still to come that were cancelled meanwhile end now, not after their
+        neighbours' decoding: the engine does no more work for them (it asks the same check)."""
+        for item in later:
+            if not item.context.job.finished and item.context.should_stop():
+                item.context.cancelled(f"during segment {item.next_segment + 1}/{len(item.plan.segments)}")
 
     def _accept(self, item: _RunningJob, segment: SegmentAudio | Cancelled) -> None:
         if isinstance(segment, Cancelled):
