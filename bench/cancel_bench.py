@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---|---:|---:|")
     for run in runs:
         stop, end = (f"{run[key]:.3f} s" if run[key] is not None else run["state"] for key in ("stop", "delay"))
-        print(f"| {run['neighbours'] + 1} | {run['after']:.2f} s | {run['where']} | {stop} | {end} |")
+        where = run["where"] or "none: the job completed before the cancel took effect"
+        print(f"| {run['neighbours'] + 1} | {run['after']:.2f} s | {where} | {stop} | {end} |")
     for neighbours in sorted({0, args.neighbours}):
         mine = [r for r in runs if r["neighbours"] == neighbours and r["delay"] is not None]
         for key, words in (("stop", "no more work for it"), ("delay", "recorded cancelled, place free")):
