@@ -165,6 +165,8 @@ def test_an_abandoned_openai_stream_cancels_its_job(node: Node, stream_format: s
         left_at = time.time()
         _assert_cancelled_in_time(node, job, left_at)
         assert _metric(url, 'indextts_jobs_total{origin="openai",state="cancelled"}') == 1.0
+        _wait(lambda: _metric(url, 'indextts_requests_total{front_door="openai",outcome="cancelled"}') == 1.0,
+              "the abandoned stream is counted as a cancelled request", timeout=10)  # fmt: skip
 
 
 def test_an_abandoned_openai_request_cancels_its_job(node: Node):

@@ -52,7 +52,9 @@ async def follow(node: Node, job: Job, http: Request) -> None:
         watcher.cancel()
 
 
-async def cancel_on_disconnect(node: Node, job: Job, http: Request, chunks: Iterator[T]) -> AsyncIterator[T]:
+async def cancel_on_disconnect(
+    node: Node, job: Job, http: Request, chunks: Iterator[T], metrics: NodeMetrics, origin: str
+) -> AsyncIterator[T]:
     """A streamed body: `chunks` (made in a thread) until the job ends; a client that leaves cancels it."""
     watcher = asyncio.create_task(_watch_disconnect(node, job, http))
     try:
@@ -62,6 +64,8 @@ async def cancel_on_disconnect(node: Node, job: Job, http: Request, chunks: Iter
         watcher.cancel()
         if not job.finished:  # the response was abandoned part-way (the server saw the client go)
             node.queue.cancel(job.id, "the HTTP client disconnected")
+        if job.cancel_requested is not None or job.state is JobState.CANCELLED:  # never reached its own count
+            metrics.count_request(origin, "cancelled")
 
 
 async def _watch_disconnect(node: Node, job: Job, http: Request) -> None:

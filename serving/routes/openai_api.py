@@ -108,10 +108,10 @@ async def create_speech(body: SpeechBody, request: Request) -> Response:
     job = await submit(node, synthesis, "openai", metrics)
     fmt, media_type = body.response_format, CONTENT_TYPES[body.response_format]
     if body.stream_format == "sse":
-        events = cancel_on_disconnect(node, job, request, _sse(node, job, body, metrics))
+        events = cancel_on_disconnect(node, job, request, _sse(node, job, body, metrics), metrics, "openai")
         return StreamingResponse(events, media_type="text/event-stream")
     if body.stream_format == "audio":
-        chunks = cancel_on_disconnect(node, job, request, _audio_stream(node, job, body, metrics))
+        chunks = cancel_on_disconnect(node, job, request, _audio_stream(node, job, body, metrics), metrics, "openai")
         return StreamingResponse(chunks, media_type=media_type)
     await follow(node, job, request)
     result = finished(job, "openai", metrics).result
