@@ -54,3 +54,7 @@ class AudioTooLongError(AudioError):
 
 class EmotionOutputError(IndexTTSError):
     """The emotion-from-text model answered with a score that is not a number; retrying may help."""
+
+
+class Cancelled(IndexTTSError):
+    """The request's `should_stop` check said stop: generation ended early and nothing was produced."""

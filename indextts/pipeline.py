@@ -4,7 +4,9 @@ Per segment of the text: the GPT generates semantic codes, re-reads them teacher
 latent, s2mel turns codes + latent into a mel spectrogram by flow matching, BigVGAN turns the mel
 into a waveform. Segments are joined with `interval_silence` ms of zeros. Prompt conditioning is
 cached by audio content. No UI calls: long work reports through a `progress(fraction, stage)`
-callback, and failures are typed `IndexTTSError`s.
+callback, and failures are typed `IndexTTSError`s. A request can be cancelled: its `should_stop`
+callable is asked between GPT decode steps and before each segment's decoding; once it says stop the
+request leaves its batch (its neighbours go on unchanged) and the request ends with `Cancelled`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import torch
 from indextts.audio import SPEAKER_SAMPLE_RATE, AudioSource, silence_samples
 from indextts.config import RuntimeSettings
 from indextts.emotion.control import EmotionRequest, final_emovec, resolve_emotion
-from indextts.errors import TextError
-from indextts.gpt.generation import GeneratedCodes, GenerationSettings, generate_codes_batch
+from indextts.errors import Cancelled, TextError
+from indextts.gpt.generation import GeneratedCodes, GenerationSettings, ShouldStop, generate_codes_batch
 from indextts.models import Models, load_models
 from indextts.prompts import SpeakerPrompt
 from indextts.text.frontend import TextSegment
@@ -107,6 +109,10 @@ class RequestPlan:
     generator: torch.Generator | None
     prompt_seconds: float
     text_seconds: float
+    should_stop: ShouldStop | None = None  # cancellation check, asked between decode steps
+
+    def stop_requested(self) -> bool:
+        return self.should_stop is not None and self.should_stop()
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
@@ -172,8 +178,12 @@ class IndexTTS2:
     def generate_batch(
         self,
         items: Sequence[tuple[SpeakerPrompt, torch.Tensor, TextSegment, GenerationSettings, torch.Generator | None]],
-    ) -> list[tuple[GeneratedCodes, torch.Tensor, StageTimings]]:
-        """Codes and GPT latents for several segments, their codes generated in one batched decode."""
+        should_stop: Sequence[ShouldStop | None] | None = None,
+    ) -> list[tuple[GeneratedCodes, torch.Tensor | None, StageTimings]]:
+        """Codes and GPT latents for several segments, their codes generated in one batched decode.
+
+        An item whose `should_stop` said stop comes back with `codes.cancelled` set and no latent.
+        """
         gpt = self.models.gpt
         started = self._now()
         with torch.inference_mode(), self._autocast():
@@ -183,10 +193,13 @@ class IndexTTS2:
                 conditionings.append(gpt.conditioning(speaker_latent, emovec.to(speaker_latent.dtype)))  # (1, 34, C)
                 ids.append(torch.tensor(segment.ids, dtype=torch.long, device=self.device))
                 prefixes.append(gpt.prefix(conditionings[-1], ids[-1]))
-            results = generate_codes_batch(gpt, prefixes, [i[3] for i in items], [i[4] for i in items])
+            results = generate_codes_batch(gpt, prefixes, [i[3] for i in items], [i[4] for i in items], should_stop)
             generate_seconds = self._now() - started
-            out = []
+            out: list[tuple[GeneratedCodes, torch.Tensor | None, StageTimings]] = []
             for conditioning, text_ids, result in zip(conditionings, ids, results, strict=True):
+                if result.cancelled:
+                    out.append((result, None, StageTimings(gpt_generate=generate_seconds)))
+                    continue
                 started = self._now()
                 latent = gpt.latent(conditioning, text_ids, result.codes.to(self.device)).float()  # (1, N, C)
                 timings = StageTimings(gpt_generate=generate_seconds, gpt_latent=self._now() - started)
@@ -201,8 +214,12 @@ class IndexTTS2:
         latent: torch.Tensor,
         generator: torch.Generator | None = None,
         noise: torch.Tensor | None = None,
+        should_stop: ShouldStop | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, StageTimings]:
-        """Codes (N,) + latent (1, N, C) → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32."""
+        """Codes (N,) + latent (1, N, C) → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32.
+
+        `should_stop` is asked between diffusion steps; raises `Cancelled`.
+        """
         m, timings = self.models, StageTimings()
         started = self._now()
         semantic = m.codec.embed_codes(codes.view(1, -1).to(self.device)) + m.s2mel.project_gpt_latent(latent)
@@ -216,6 +233,7 @@ class IndexTTS2:
             CFG_RATE,
             noise=noise,
             generator=generator,
+            should_stop=should_stop,
         )  # (1, 80, T_gen)
         timings.s2mel = self._now() - started
         started = self._now()
@@ -238,9 +256,13 @@ class IndexTTS2:
         max_text_tokens_per_segment: int = 120,
         quick_streaming_tokens: int = 0,
         seed: int | None = None,
+        should_stop: ShouldStop | None = None,
         **generation: object,
     ) -> RequestPlan:
-        """Conditioning and segments for a request (the arguments of `infer_stream`); raises `IndexTTSError`."""
+        """Conditioning and segments for a request (the arguments of `infer_stream`); raises `IndexTTSError`.
+
+        `should_stop` (optional) is this request's cancellation check, see `synthesize_round`.
+        """
         settings = GenerationSettings(**generation)  # type: ignore[arg-type]
         started = self._now()
         speaker = self.speaker(spk_audio_prompt)
@@ -253,19 +275,35 @@ class IndexTTS2:
         if not segments:
             raise TextError("the text is empty after normalisation: nothing to say")
         text_seconds = self._now() - started
-        return RequestPlan(speaker, emovec, segments, settings, self._generator(seed), prompt_seconds, text_seconds)
+        return RequestPlan(
+            speaker, emovec, segments, settings, self._generator(seed), prompt_seconds, text_seconds, should_stop
+        )
 
-    def synthesize_round(self, work: Sequence[tuple[RequestPlan, int]]) -> Iterator[SegmentAudio]:
-        """Segment `index` of each plan: codes generated together, then decoded and yielded one by one."""
+    def synthesize_round(self, work: Sequence[tuple[RequestPlan, int]]) -> Iterator[SegmentAudio | Cancelled]:
+        """Segment `index` of each plan: codes generated together, then decoded and yielded one by one.
+
+        A plan whose `should_stop` says stop (asked between GPT decode steps and between diffusion
+        steps) gets a `Cancelled` in its place, not raised: the other plans of the round go on.
+        """
         generated = self.generate_batch(
-            [(plan.speaker, plan.emovec, plan.segments[i], plan.settings, plan.generator) for plan, i in work]
+            [(plan.speaker, plan.emovec, plan.segments[i], plan.settings, plan.generator) for plan, i in work],
+            [plan.should_stop for plan, _ in work],
         )
         for (plan, index), (result, latent, timings) in zip(work, generated, strict=True):
-            _, wav, decode_timings = self.decode(plan.speaker, result.codes, latent, plan.generator)
+            count = len(plan.segments)
+            if result.cancelled or latent is None:
+                yield Cancelled(f"cancelled while generating the codes of segment {index + 1}/{count}")
+                continue
+            try:
+                _, wav, decode_timings = self.decode(
+                    plan.speaker, result.codes, latent, plan.generator, should_stop=plan.should_stop
+                )
+            except Cancelled as stopped:
+                yield Cancelled(f"{stopped} of segment {index + 1}/{count}")
+                continue
             timings.add(decode_timings)
             if index == 0:
                 timings.prompt, timings.text = plan.prompt_seconds, plan.text_seconds
-            count = len(plan.segments)
             log.info(
                 "segment %d/%d%s: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs",
                 index + 1,
@@ -293,7 +331,10 @@ class IndexTTS2:
         count = len(plan.segments)
         for index in range(count):
             report(0.2 + 0.7 * index / count, f"segment {index + 1}/{count}")
-            yield from self.synthesize_round([(plan, index)])
+            for segment in self.synthesize_round([(plan, index)]):
+                if isinstance(segment, Cancelled):
+                    raise segment
+                yield segment
         report(0.9, "finishing")
         report(1.0, "done")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving.auth import ApiKey
 from serving.metrics import NodeMetrics
@@ -16,6 +17,24 @@ from serving.voices import DEFAULT_VOICES_FILE, VoiceCatalog
 
 VERSION = "0.1.0"
 MAX_BODY_BYTES = 45 * 1024 * 1024  # a 20 MB prompt as hex is 40 MB of JSON; more is refused unread
+
+
+class RefuseHugeBodies:
+    """413 before reading a body declared too large. Plain ASGI, not `@app.middleware("http")`:
+    that one hides the client's disconnect from the app, so abandoned requests could not be cancelled."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = dict(scope["headers"]).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                limit = MAX_BODY_BYTES // 2**20
+                error = ApiError(413, f"the request body is over {limit} MB; send audio by URL")
+                await error_response(Request(scope), error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -30,14 +49,7 @@ def create_app(
     app.state.metrics = metrics or NodeMetrics(node)
     app.state.voices = voices or VoiceCatalog.load(DEFAULT_VOICES_FILE)
     install_error_handlers(app)
-
-    @app.middleware("http")
-    async def refuse_huge_bodies(request: Request, call_next):
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            limit = MAX_BODY_BYTES // 2**20
-            return error_response(request, ApiError(413, f"the request body is over {limit} MB; send audio by URL"))
-        return await call_next(request)
+    app.add_middleware(RefuseHugeBodies)
 
     @app.get("/health", tags=["node"])
     def health() -> dict[str, object]:

@@ -2,7 +2,8 @@
 one `Node` (loaded when the worker process starts) while holding the GPU lock.
 
 Bad input never raises out of a task: it returns `{"status": "error", "error": "<field: problem>"}`
-so a workflow can branch on it, and the worker keeps serving.
+so a workflow can branch on it, and the worker keeps serving. A task revoked while it runs
+(`revoke(task_id)`, no `terminate` needed) cancels its synthesis and ends in state REVOKED.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 
 import redis
 import soundfile as sf
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from celery.signals import worker_init, worker_process_init
 
 from indextts.errors import CheckpointError
 from serving.celery_app import app, settings
+from serving.celery_revoke import revocations
 from serving.engine import EngineOptions, load_engine
 from serving.gpu_lock import GpuLock, GpuLockTimeout
 from serving.jobs import JobState, QueueFullError
@@ -151,9 +153,12 @@ def generate_speech(
     try:
         request = _request({"text": text, **kwargs})
         target = _output_path(output_path, self.request.id or "task")
+        listener = revocations(app, self.request.hostname or "worker")
+        listener.wait_listening(5.0)
         with lock.held(wait=settings.soft_time_limit):
             job = node.submit(request, origin="celery")
-            node.queue.wait_finished(job)
+            with listener.watch(self.request.id, lambda: node.queue.cancel(job.id, "the Celery task was revoked")):
+                node.queue.wait_finished(job)
     except AudioSourceError as exc:
         field = {"spk_audio": "reference_audio", "emo_audio": "emotion_reference"}.get(exc.field, exc.field)
         return _error(f"{field}: {exc.detail}", workflow_id, stage_name)
@@ -161,6 +166,10 @@ def generate_speech(
         return _error(str(exc), workflow_id, stage_name)
     except SoftTimeLimitExceeded:
         return _error(f"the task ran past its time limit ({settings.soft_time_limit} s)", workflow_id, stage_name)
+    if job.state is JobState.CANCELLED:  # revoked: the result says so, as for a task revoked before it ran
+        log.info("task %s: %s", self.request.id, job.error)
+        self.backend.mark_as_revoked(self.request.id, "revoked while running", request=self.request)
+        raise Ignore()
     if job.state is not JobState.COMPLETED or job.result is None:
         return _error(f"synthesis failed: {job.error}", workflow_id, stage_name)
     result = job.result

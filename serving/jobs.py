@@ -8,6 +8,10 @@ Each job moves pending → running → completed / failed / cancelled, carries i
 progress and error text, and can stream partial results (one per text segment) to whoever waits on
 it. A failing job fails alone: the worker logs it and goes on. Finished jobs stay queryable for
 `keep_finished` seconds.
+
+`cancel` ends a waiting job at once; a running job is asked to stop (`JobContext.should_stop`) and
+its runner ends it at the next decode step or segment boundary (`JobContext.cancelled`), which frees
+its place in the batch.
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLE
 
 class QueueFullError(RuntimeError):
     """The queue holds its maximum of waiting jobs; the client should retry later."""
+
+
+class JobCancelled(Exception):
+    """A runner's way to say that the job stopped because it was cancelled (see `JobQueue.cancel`)."""
 
 
 class JobFailure(Exception):
@@ -94,6 +102,10 @@ class Job:
     result: JobResult | None = None
     parts: list[PartialAudio] = field(default_factory=list, repr=False)
     version: int = 0  # bumped on every change, for waiters
+    cancel_requested: float | None = None  # monotonic time `cancel` asked a running job to stop
+    cancel_reason: str = ""
+    cancel_delay: float | None = None  # seconds from that request to the job's end (its place free)
+    stop_delay: float | None = None  # seconds from that request to the runner's first stop (no more work)
 
     @property
     def finished(self) -> bool:
@@ -123,6 +135,19 @@ class JobContext:
 
     def emit(self, part: PartialAudio) -> None:
         self._queue._update(self.job, part=part)
+
+    def should_stop(self) -> bool:
+        """True once the job was cancelled: the runner stops at its next step and calls `cancelled`."""
+        requested = self.job.cancel_requested
+        if requested is None:
+            return False
+        if self.job.stop_delay is None:  # the first boundary that sees it: no more work is done for it
+            self.job.stop_delay = time.monotonic() - requested
+        return True
+
+    def cancelled(self, detail: str = "") -> None:
+        """Batch runners: the job stopped because it was cancelled; its place is free."""
+        self._queue._conclude(self.job, error=JobCancelled(detail))
 
     def complete(self, result: JobResult) -> None:
         """Batch runners: the job is done (single runners return their result instead)."""
@@ -215,15 +240,24 @@ class JobQueue:
             ahead = next((i for i, queued in enumerate(self._pending) if queued is job), len(self._pending))
             return ahead + 1 + len(self._running)
 
-    def cancel(self, job_id: str) -> bool:
-        """Cancel a job that has not started; running and finished jobs are left alone."""
+    def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
+        """Cancel a job: a waiting one ends now, a running one at its next decode step or segment.
+
+        False when the job is unknown or already finished. `reason` (who cancelled) goes to the log
+        and the job's error text.
+        """
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None or job.state is not JobState.PENDING:
+            if job is None or job.finished:
                 return False
+            if job.state is JobState.RUNNING:
+                if job.cancel_requested is None:
+                    job.cancel_requested, job.cancel_reason = time.monotonic(), reason
+                    log.info("job %s: stop requested while running (%s)", job_id, reason)
+                return True
             self._pending.remove(job)
-            self._finish(job, JobState.CANCELLED, error="cancelled before it started", error_kind="cancelled")
-        log.info("job %s cancelled while waiting", job_id)
+            self._finish(job, JobState.CANCELLED, error=f"{reason} before it started", error_kind="cancelled")
+        log.info("job %s cancelled while waiting (%s)", job_id, reason)
         self._notify_listeners(job)
         return True
 
@@ -318,7 +352,11 @@ class JobQueue:
 
     def _run(self, context: JobContext) -> None:
         try:
+            if context.should_stop():
+                raise JobCancelled("before it started running")
             result = self._runner(context.job, context)  # type: ignore[operator]
+            if context.should_stop():  # a runner that does not look at should_stop: drop its result
+                raise JobCancelled("its result came after the cancel")
         except Exception as exc:
             self._conclude(context.job, error=exc)
         else:
@@ -352,6 +390,15 @@ class JobQueue:
                 result.rtf,
             )
             self._end(job, JobState.COMPLETED, result=result)
+        elif isinstance(error, JobCancelled):
+            requested = job.cancel_requested
+            if requested is not None:
+                job.cancel_delay = time.monotonic() - requested
+            delay = f" {job.cancel_delay:.3f} s after the request" if requested is not None else ""
+            reason = job.cancel_reason or "cancelled"
+            where = f" ({error})" if str(error) else ""
+            log.info("job %s cancelled while running%s%s", job.id, where, delay)
+            self._end(job, JobState.CANCELLED, f"{reason} while running{where}", "cancelled")
         elif isinstance(error, JobFailure):
             log.warning("job %s failed: %s", job.id, error)
             self._end(job, JobState.FAILED, str(error), error.kind)

@@ -3,7 +3,7 @@
 Runs the `websockets` asyncio server in a thread of its own next to uvicorn. Every `tts_stream`
 request goes through the node's one queue (FIFO with the UI and the other front doors); waiting
 on the queue happens in a private thread pool so the event loop never blocks. Many requests may
-share a connection; a client that disconnects cancels its tasks that have not started. A message
+share a connection; a client that disconnects cancels its tasks, waiting or running. A message
 that cannot be read (not UTF-8, not JSON, nested too deep) gets an error frame; the connection and
 its other tasks go on.
 """
@@ -194,9 +194,9 @@ class Session:
             )
 
     async def close(self) -> None:
-        """The client left: its tasks that have not started are cancelled; running ones finish."""
+        """The client left: its tasks are cancelled (running ones stop at their next decode step)."""
         for job in list(self.jobs.values()):
-            if self.server.node.queue.cancel(job.id):
+            if self.server.node.queue.cancel(job.id, "the WebSocket connection closed"):
                 log.info("stream session %s closed: task %s cancelled", self.id, job.id)
         for task in list(self.tasks):
             task.cancel()

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indextts.audio import PROMPT_MIN_SECONDS, silence_samples
-from indextts.errors import IndexTTSError
+from indextts.errors import Cancelled, IndexTTSError
 from indextts.pipeline import IndexTTS2, RequestPlan, SegmentAudio, to_int16
-from serving.jobs import Admit, Job, JobContext, JobFailure, JobResult, PartialAudio
+from serving.jobs import Admit, Job, JobCancelled, JobContext, JobFailure, JobResult, PartialAudio
 from serving.outputs import OutputStore
 from serving.request import EmotionMode, SynthesisRequest
 from serving.sources import PromptAudio, SourcePolicy, resolve_audio
@@ -67,6 +67,8 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 def as_job_failure(exc: Exception) -> Exception:
     """The engine's typed errors and out-of-memory become failures with a message for the user."""
+    if isinstance(exc, Cancelled):
+        return JobCancelled(str(exc))
     if isinstance(exc, IndexTTSError):
         return JobFailure(str(exc), "invalid")
     if isinstance(exc, (RuntimeError, MemoryError)) and _is_out_of_memory(exc):
@@ -99,6 +101,8 @@ class EngineRunner:
 
     Up to `max_batch` jobs run side by side, their GPT decoding batched one text segment at a time
     (see `IndexTTS2.synthesize_round`); with `max_batch == 1`, one job after another.
+    A cancelled job (its context's `should_stop`) leaves the batch at the next decode step, or
+    before its next segment, and ends as cancelled; the others go on as if it had never been there.
     """
 
     def __init__(self, engine: IndexTTS2, outputs: OutputStore | None) -> None:
@@ -108,8 +112,11 @@ class EngineRunner:
         running: list[_RunningJob] = []
         while True:
             running += self._plan_all(admit(max_batch - len(running)))
+            for item in [r for r in running if r.context.should_stop()]:
+                running.remove(item)
+                item.context.cancelled(f"after {item.next_segment}/{len(item.plan.segments)} segments")
             if not running:
-                return
+                return  # the queue's worker calls again while jobs wait
             self._round(running)
             for item in [r for r in running if r.done or r.context.job.finished]:
                 running.remove(item)
@@ -123,9 +130,14 @@ class EngineRunner:
             prepared: PreparedSynthesis = context.job.payload
             request = prepared.request
             started = time.perf_counter()
+            if context.should_stop():
+                context.cancelled("before its prompt was read")
+                continue
             context.progress(0.0, "prompt")
             try:
-                plan = self.engine.plan(prepared.speaker.data, request.text, **_engine_kwargs(prepared))
+                plan = self.engine.plan(
+                    prepared.speaker.data, request.text, should_stop=context.should_stop, **_engine_kwargs(prepared)
+                )
             except Exception as exc:
                 context.fail(as_job_failure(exc))
                 continue
@@ -144,6 +156,7 @@ class EngineRunner:
             for item, segment in zip(running, segments, strict=True):
                 self._accept(item, segment)
                 made += 1
+                self._end_cancelled(running[made:])
             return
         except Exception as exc:
             self._release_memory()
@@ -165,7 +178,17 @@ class EngineRunner:
                 self._release_memory()
                 item.context.fail(as_job_failure(exc))
 
-    def _accept(self, item: _RunningJob, segment: SegmentAudio) -> None:
+    def _end_cancelled(self, later: list[_RunningJob]) -> None:
+        """Jobs of this round still to come that were cancelled meanwhile end now, not after their
+        neighbours' decoding: the engine does no more work for them (it asks the same check)."""
+        for item in later:
+            if not item.context.job.finished and item.context.should_stop():
+                item.context.cancelled(f"during segment {item.next_segment + 1}/{len(item.plan.segments)}")
+
+    def _accept(self, item: _RunningJob, segment: SegmentAudio | Cancelled) -> None:
+        if isinstance(segment, Cancelled):
+            item.context.cancelled(str(segment))  # ends the job now; run_batch drops it after the round
+            return
         audio = to_int16(segment.samples)
         rate = self.engine.sample_rate
         item.context.emit(PartialAudio(segment.index, segment.count, segment.text, rate, audio))

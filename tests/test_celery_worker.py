@@ -192,6 +192,46 @@ def test_bad_input_is_an_error_result_and_the_worker_keeps_serving(client: Celer
     assert workers.processes[0].poll() is None
 
 
+def test_a_revoked_task_stops_its_synthesis_and_frees_the_worker(client: Celery, workers: Workers, broker: str):
+    from celery.exceptions import TaskRevokedError
+
+    from tests.test_cancellation import CANCEL_BOUND
+
+    lock_keys = redis.Redis.from_url(f"{broker}/0")
+    target = workers.outputs / "revoked.wav"
+    voice = str(EXAMPLES / "voice_01.wav")
+    # A first short task: the worker's prompt cache then holds the voice, so the long task is
+    # decoding (not encoding its prompt) when it is revoked.
+    warm = _call(client, "indextts.generate_speech", text="你好。", reference_audio=voice, **FAST)
+    assert warm["status"] == "success", warm
+    # The tiny checkpoint never emits its stop code: uncancelled, this runs for minutes.
+    long = {"text": "This sentence is never finished.", "max_mel_tokens": 1500, "num_beams": 1, "seed": 7}
+    pending = client.send_task(
+        "indextts.generate_speech",
+        kwargs={**long, "output_path": str(target), "reference_audio": voice},
+        queue=QUEUE,
+    )
+    deadline = time.monotonic() + 120
+    while not lock_keys.keys("indextts:gpu_lock:*"):  # the worker holds the GPU lock while it synthesizes
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.05)
+    time.sleep(1.0)
+    revoked_at = time.monotonic()
+    pending.revoke()  # no terminate: the worker process lives on
+    while pending.state != "REVOKED":
+        assert time.monotonic() - revoked_at < CANCEL_BOUND + 10, f"still {pending.state}"
+        time.sleep(0.05)
+    assert time.monotonic() - revoked_at < CANCEL_BOUND
+    with pytest.raises(TaskRevokedError):
+        pending.get(timeout=10)
+    assert not target.exists()
+    result = _call(client, "indextts.generate_speech", text="下一个任务。", output_path="after-revoke.wav",
+                   reference_audio=str(EXAMPLES / "voice_02.wav"), timeout=60, **FAST)  # fmt: skip
+    assert result["status"] == "success", result
+    assert all(process.poll() is None for process in workers.processes)
+    assert "cancelled while running" in workers.log.read_text()
+
+
 def test_a_task_whose_worker_dies_is_delivered_again(client: Celery, workers: Workers, broker: str):
     lock_keys = redis.Redis.from_url(f"{broker}/0")
     target = workers.outputs / "survivor.wav"

@@ -105,20 +105,25 @@ def test_a_full_queue_refuses_with_a_busy_message(queue: JobQueue, runner: Gated
     queue.submit({"name": "fits again"}, "test")  # a place freed up
 
 
-def test_cancel_removes_a_waiting_job_but_not_a_running_one(queue: JobQueue, runner: GatedRunner):
+def test_cancel_ends_a_waiting_job_at_once_and_a_running_one_through_its_runner(queue: JobQueue, runner: GatedRunner):
     running = queue.submit({"name": "a"}, "test")
     _wait_state(queue, running, JobState.RUNNING)
     waiting = queue.submit({"name": "b"}, "test")
     after = queue.submit({"name": "c"}, "test")
     assert queue.cancel(waiting.id) is True
-    assert queue.cancel(running.id) is False
     assert waiting.state is JobState.CANCELLED and waiting.error_kind == "cancelled"
     assert queue.position(after) == 2
+    assert queue.cancel(running.id, "the client left") is True
+    assert running.state is JobState.RUNNING  # asked to stop; this runner only stops when released
     runner.gate("a").set()
     runner.gate("c").set()
     queue.wait_finished(after, timeout=10)
     assert runner.order == ["a", "c"]
-    assert queue.stats().cancelled == 1
+    # Its runner's result came too late: nobody wants it any more.
+    assert running.state is JobState.CANCELLED and running.result is None
+    assert running.error.startswith("the client left while running") and running.cancel_delay is not None
+    assert after.state is JobState.COMPLETED and queue.stats().cancelled == 2
+    assert queue.cancel(running.id) is False  # finished: nothing to cancel
 
 
 def test_a_failing_job_fails_alone_and_the_worker_carries_on(queue: JobQueue, runner: GatedRunner):

@@ -4,6 +4,7 @@ the segment preview and the status panel only read (no GPU, no queue)."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -40,6 +41,8 @@ def _read_upload(path: str | None) -> bytes | None:
 class UiHandlers:
     def __init__(self, node: Node) -> None:
         self.node = node
+        self._pages: dict[str, set[str]] = {}  # Gradio session → ids of the jobs that page follows
+        self._pages_lock = threading.Lock()
 
     # --- generation ----------------------------------------------------------------------------
 
@@ -81,14 +84,15 @@ class UiHandlers:
 
     def generate(
         self,
+        request: gr.Request,
         lang: str,
         *values: object,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 — Gradio finds its progress hook by this default
     ) -> Iterator[tuple[object, str]]:
         """Queue one synthesis and follow it (queue position, then stage and fraction) until its WAV is ready.
 
-        A generator, so that when the page goes away Gradio closes it and a job still waiting in
-        the queue gives its place back.
+        The page's Stop button (`stop`) cancels the job, and so does the page going away (Gradio
+        then closes this generator).
         """
         (prompt_audio, text_value, emo_mode, emo_audio, emo_alpha, *rest) = values
         vector, (emo_text, use_random, seg_tokens, *sampling_values) = rest[:EMOTION_COUNT], rest[EMOTION_COUNT:]
@@ -113,6 +117,8 @@ class UiHandlers:
             raise gr.Error(text("error_audio", lang, detail=exc)) from None
         except QueueFullError as exc:
             raise gr.Error(text("error_busy", lang, detail=exc)) from None
+        session = request.session_hash if request is not None else None
+        self._follow_on_page(session, job.id, True)
         try:
             shown = None
             for fraction, description in self._follow(job, lang):
@@ -120,9 +126,15 @@ class UiHandlers:
                 if description != shown:
                     shown = description
                     yield gr.skip(), f"⏳ {description}"
+                else:  # a yield now and then lets Gradio close this generator when the page goes away
+                    yield gr.skip(), gr.skip()
         finally:
-            if not job.finished:  # the page went away while the job waited: give its place back
-                self.node.queue.cancel(job.id)
+            self._follow_on_page(session, job.id, False)
+            if not job.finished:  # Gradio closed this generator: nobody waits for the audio any more
+                self.node.queue.cancel(job.id, "the page stopped following it")
+        if job.state is JobState.CANCELLED:
+            yield gr.skip(), text("stopped", lang, job=job.id)
+            return
         if job.state is not JobState.COMPLETED or job.result is None:
             raise gr.Error(text("error_failed", lang, detail=job.error or job.state.value))
         result = job.result
@@ -130,6 +142,27 @@ class UiHandlers:
             "result_info", lang, duration=result.duration, seconds=result.processing_time, rtf=result.rtf, job=job.id
         )
         yield str(result.path), info
+
+    def stop(self, request: gr.Request) -> None:
+        """The Stop button: cancel the jobs this page started (running ones stop at their next step)."""
+        self._cancel_page(request, "stopped from the web UI")
+
+    def _cancel_page(self, request: gr.Request | None, reason: str) -> None:
+        session = request.session_hash if request is not None else None
+        with self._pages_lock:
+            job_ids = list(self._pages.get(session or "", ()))
+        for job_id in job_ids:
+            if self.node.queue.cancel(job_id, reason):
+                log.info("job %s: %s", job_id, reason)
+
+    def _follow_on_page(self, session: str | None, job_id: str, following: bool) -> None:
+        if not session:
+            return
+        with self._pages_lock:
+            jobs = self._pages.setdefault(session, set())
+            (jobs.add if following else jobs.discard)(job_id)
+            if not jobs:
+                del self._pages[session]
 
     def _follow(self, job: Job, lang: str) -> Iterator[tuple[float, str]]:
         """(fraction, words) for the page until the job finishes."""

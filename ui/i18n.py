@@ -25,6 +25,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "text": ("文本", "Text"),
     "text_placeholder": ("请输入要合成的文本", "Type the text to speak"),
     "generate": ("生成语音", "Generate"),
+    "stop": ("停止", "Stop"),
+    "stopped": ("⏹ 已停止（任务 {job}）", "⏹ Stopped (job {job})"),
     "result": ("生成结果", "Result"),
     "emotion_section": ("情感控制", "Emotion control"),
     "emo_mode": ("情感控制方式", "Emotion mode"),

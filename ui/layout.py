@@ -113,9 +113,11 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                     label="text",
                     placeholder="text_placeholder",
                 )
-                generate_button = tr.add(
-                    gr.Button(text("generate", lang0), variant="primary", elem_id="generate"), value="generate"
-                )
+                with gr.Row():
+                    generate_button = tr.add(
+                        gr.Button(text("generate", lang0), variant="primary", elem_id="generate"), value="generate"
+                    )
+                    stop_button = tr.add(gr.Button(text("stop", lang0), variant="stop", elem_id="stop"), value="stop")
             with gr.Column():
                 result_audio = tr.add(
                     gr.Audio(
@@ -328,4 +330,6 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
             concurrency_limit=None,
             api_name="generate",
         )
+        # Outside the queue, so a Stop is heard at once; the generation then reports "stopped".
+        stop_button.click(handlers.stop, None, None, **quiet)
     return blocks

@@ -22,6 +22,7 @@ Legend: K beams, V vocabulary (number_mel_codes), C model_dim, P prefix length.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -49,10 +50,14 @@ class GenerationSettings:
     typical_mass: float = 0.9
 
 
+ShouldStop = Callable[[], bool]  # a request's cancellation check, asked between decode steps
+
+
 @dataclass(frozen=True)
 class GeneratedCodes:
     codes: torch.Tensor  # (N,) int64, stop code removed
     stopped: bool  # False when generation ran into max_mel_tokens
+    cancelled: bool = False  # its should_stop said stop: left the batch early, codes are unusable
 
 
 # --- logits processors (transformers 4.52 semantics) --------------------------------------------
@@ -287,6 +292,7 @@ def generate_codes_batch(
     prefixes: list[torch.Tensor],
     settings: list[GenerationSettings],
     generators: list[torch.Generator | None],
+    should_stop: Sequence[ShouldStop | None] | None = None,
 ) -> list[GeneratedCodes]:
     """Codes for several segments at once: prefixes (1, P_i, C), each with its own settings and generator.
 
@@ -310,6 +316,7 @@ def generate_codes_batch(
     rows = [i for i, search in enumerate(searches) for _ in range(search.rows)]  # beams start as copies
     decoder = StaticDecoder(model, prefixes, rows, max(s.max_mel_tokens for s in settings))
     logits = decoder.first_logits
+    stops = dict(zip(searches, should_stop or [None] * len(searches), strict=True))
     live = searches
     while live:
         offset, keep, codes, reports = 0, [], [], []
@@ -328,10 +335,15 @@ def generate_codes_batch(
                 decoder.reorder(flat)
             logits = decoder.step(torch.cat(codes))
         # Between steps: each request settles what its last choice was, and leaves the batch once
-        # its result is known (a per-request check, e.g. cancellation, belongs here too).
+        # its result is known or its should_stop says so (cancelled: it leaves like a finished one).
         values, at, offset, still, kept = host.result(), 0, 0, [], []
         for search, report in zip(live, reports, strict=True):
-            if not search.settle(values[at : at + report.shape[0]]):
+            finished = search.settle(values[at : at + report.shape[0]])
+            stop = stops[search]
+            if not finished and stop is not None and stop():
+                search.result = GeneratedCodes(logits.new_zeros(0, dtype=torch.long), False, cancelled=True)
+                finished = True
+            if not finished:
                 still.append(search)
                 kept += range(offset, offset + search.rows)
             at += report.shape[0]
@@ -342,7 +354,7 @@ def generate_codes_batch(
         live = still
     results = [search.result for search in searches]
     for result, s in zip(results, settings, strict=True):
-        if not result.stopped:
+        if not result.stopped and not result.cancelled:
             log.warning(
                 "generation stopped at max_mel_tokens (%d) before the stop code; the segment may be cut short",
                 s.max_mel_tokens,

@@ -21,6 +21,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from indextts.errors import Cancelled
+
 # (x, prompt_x, x_lens, t, style, cond) → velocity, the official estimator's argument order
 Estimator = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
 
@@ -36,8 +38,11 @@ def solve_cfm(
     temperature: float = 1.0,
     noise: Tensor | None = None,
     generator: torch.Generator | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Tensor:
     """mu (B, T, K) content for prompt + target, prompt_mel (B, M, P), style (B, S) → mel (B, M, T − P).
+
+    `should_stop` (a request's cancellation check) is asked before every step; raises `Cancelled`.
 
     `noise` is the standard-normal start (B, M, T) before scaling by `temperature`; when None it is
     drawn with `torch.randn` (from `generator`, else the global generator, as the official code does).
@@ -65,6 +70,8 @@ def solve_cfm(
     t_span = torch.linspace(0, 1, steps + 1, device=mu.device)  # (steps + 1,) float32
     t = t_span[0]
     for step in range(1, steps + 1):
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"cancelled at diffusion step {step}/{steps}")
         dt = t_span[step] - t_span[step - 1]
         if cfg_rate > 0:
             v_both = estimator(torch.cat([x, x], dim=0), prompt_2, x_lens, t.repeat(2 * B), style_2, mu_2)

@@ -18,6 +18,7 @@ missing or misshaped keys silently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,7 @@ class S2Mel(nn.Module):
         temperature: float = 1.0,
         noise: Tensor | None = None,
         generator: torch.Generator | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Tensor:
         """prompt_condition (1, T_ref, C), cond (1, T_gen, C), ref_mel (1, M, T_ref), style (1, S) → (1, M, T_gen).
 
@@ -127,7 +129,7 @@ class S2Mel(nn.Module):
         mu = torch.cat([prompt_condition, cond], dim=1)  # (1, T_ref + T_gen, C)
         # The sampler resets the prompt frames after every step, so their velocity need not be computed.
         estimator = partial(self.estimator, output_from=ref_mel.shape[-1], all_frames_valid=True)
-        return solve_cfm(estimator, mu, ref_mel, style, steps, cfg_rate, temperature, noise, generator)
+        return solve_cfm(estimator, mu, ref_mel, style, steps, cfg_rate, temperature, noise, generator, should_stop)
 
 
 # --- checkpoint layout -----------------------------------------------------------------------------

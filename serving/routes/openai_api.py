@@ -30,7 +30,7 @@ from serving.encoding import CONTENT_TYPES, STREAMABLE, change_tempo, encode, en
 from serving.jobs import Job
 from serving.request import EmotionMode, RequestError, StrictBool, numbers_only, parse_request
 from serving.routes.errors import ApiError
-from serving.routes.jobs import finished, require_api_key, submit
+from serving.routes.jobs import cancel_on_disconnect, finished, follow, require_api_key, submit
 from serving.voices import VoiceCatalog
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_api_key)])
@@ -116,10 +116,12 @@ async def create_speech(body: SpeechBody, request: Request) -> Response:
     job = await submit(node, synthesis, "openai", metrics)
     fmt, media_type = body.response_format, CONTENT_TYPES[body.response_format]
     if body.stream_format == "sse":
-        return StreamingResponse(_sse(node, job, body, metrics), media_type="text/event-stream")
+        events = cancel_on_disconnect(node, job, request, _sse(node, job, body, metrics), metrics, "openai")
+        return StreamingResponse(events, media_type="text/event-stream")
     if body.stream_format == "audio":
-        return StreamingResponse(_audio_stream(node, job, body, metrics), media_type=media_type)
-    await run_in_threadpool(node.queue.wait_finished, job)
+        chunks = cancel_on_disconnect(node, job, request, _audio_stream(node, job, body, metrics), metrics, "openai")
+        return StreamingResponse(chunks, media_type=media_type)
+    await follow(node, job, request)
     result = finished(job, "openai", metrics).result
     audio = await run_in_threadpool(change_tempo, result.audio, result.sample_rate, body.speed)
     data = await run_in_threadpool(encode, audio, result.sample_rate, fmt)

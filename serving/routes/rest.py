@@ -55,7 +55,7 @@ async def tts(body: TtsBody, request: Request) -> TtsResponse:
     if body.emo_audio and "emo_mode" not in body.model_fields_set:
         body = TtsBody.model_validate({**body.model_dump(exclude_unset=True), "emo_mode": EmotionMode.AUDIO})
     node, metrics = request.app.state.node, request.app.state.metrics
-    job = await synthesize(node, body, "rest", metrics)
+    job = await synthesize(node, body, "rest", metrics, request)
     result = job.result
     return TtsResponse(
         audio_hex=encode(result.audio, result.sample_rate, "wav").hex(),
