@@ -194,19 +194,15 @@ def decode_steps(args: argparse.Namespace, tts: IndexTTS2) -> dict[str, Any]:
         for beams in (1, 3):
             settings = GenerationSettings(max_mel_tokens=args.decode_codes, num_beams=beams)
             for mode in modes:
-                os.environ["INDEXTTS_DECODE_STEP"] = mode
-                try:
-                    times = []
-                    for seed in range(3):  # the first captures the graphs
-                        generator = torch.Generator(device).manual_seed(seed)
-                        synchronize(device)
-                        started = time.perf_counter()
-                        with tts._autocast():
-                            generate_codes_batch(gpt, [prefix], [settings], [generator])
-                        synchronize(device)
-                        times.append(time.perf_counter() - started)
-                finally:
-                    os.environ.pop("INDEXTTS_DECODE_STEP", None)
+                times = []
+                for seed in range(3):  # the first captures the graphs
+                    generator = torch.Generator(device).manual_seed(seed)
+                    synchronize(device)
+                    started = time.perf_counter()
+                    with tts._autocast():
+                        generate_codes_batch(gpt, [prefix], [settings], [generator], decode_step=mode)
+                    synchronize(device)
+                    times.append(time.perf_counter() - started)
                 best = min(times[1:])
                 rows.append({"mode": mode, "beams": beams, "seconds": best, "codes_per_s": args.decode_codes / best})
                 say(f"  decode {mode}, {beams} beam(s): {args.decode_codes / best:.0f} codes/s")

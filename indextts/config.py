@@ -345,11 +345,14 @@ class RuntimeSettings:
     device: "auto" (cuda → mps → cpu), "cpu", "cuda", "cuda:N" or "mps".
     dtype: precision of the neural stages; half precision falls back to float32 on CPU and MPS,
         as the official implementation does.
+    decode_step: how the GPT decode step runs (`indextts.gpt.static_decode`): "auto" (CUDA graphs
+        on CUDA, exact shapes elsewhere), "graph", "fixed" (the graphs' shapes, eagerly) or "exact".
     """
 
     device: str = "auto"
     dtype: DType = "float32"
     cache_dir: Path = field(default_factory=default_cache_dir)
+    decode_step: str = "auto"
 
     def __post_init__(self) -> None:
         if self.dtype not in _DTYPES:
@@ -357,6 +360,8 @@ class RuntimeSettings:
         kind = self.device.split(":", 1)[0]
         if kind not in ("auto", "cpu", "cuda", "mps"):
             raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+        if self.decode_step not in ("auto", "graph", "fixed", "exact"):
+            raise ConfigError(f"decode_step must be auto, graph, fixed or exact, got {self.decode_step!r}")
 
     def resolve_device(self) -> Any:
         """The concrete `torch.device` this process will use."""

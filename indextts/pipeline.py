@@ -130,8 +130,15 @@ class IndexTTS2:
         dtype: str = "float32",
         cache_dir: str | Path | None = None,
         prompt_cache_size: int = 8,
+        decode_step: str = "auto",
     ) -> None:
-        settings = RuntimeSettings(device=device, dtype=dtype, **({"cache_dir": Path(cache_dir)} if cache_dir else {}))
+        settings = RuntimeSettings(
+            device=device,
+            dtype=dtype,
+            decode_step=decode_step,
+            **({"cache_dir": Path(cache_dir)} if cache_dir else {}),
+        )
+        self.decode_step = settings.decode_step
         self.device = settings.resolve_device()
         self.dtype = settings.resolve_dtype()
         self.models: Models = load_models(model_dir, self.device, self.dtype, settings.cache_dir, prompt_cache_size)
@@ -193,7 +200,9 @@ class IndexTTS2:
                 conditionings.append(gpt.conditioning(speaker_latent, emovec.to(speaker_latent.dtype)))  # (1, 34, C)
                 ids.append(torch.tensor(segment.ids, dtype=torch.long, device=self.device))
                 prefixes.append(gpt.prefix(conditionings[-1], ids[-1]))
-            results = generate_codes_batch(gpt, prefixes, [i[3] for i in items], [i[4] for i in items], should_stop)
+            results = generate_codes_batch(
+                gpt, prefixes, [i[3] for i in items], [i[4] for i in items], should_stop, self.decode_step
+            )
             generate_seconds = self._now() - started
             out: list[tuple[GeneratedCodes, torch.Tensor | None, StageTimings]] = []
             for conditioning, text_ids, result in zip(conditionings, ids, results, strict=True):

@@ -7,6 +7,8 @@ the loop as it was before the static cache (tests/reference_generation.py).
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
@@ -37,16 +39,15 @@ def prefixes(gpt) -> list[torch.Tensor]:
 
 
 @pytest.fixture(params=["exact", "fixed"])
-def mode(request, monkeypatch) -> str:
-    monkeypatch.setenv("INDEXTTS_DECODE_STEP", request.param)
-    assert step_mode(torch.device("cpu")) == request.param
+def mode(request) -> str:
+    assert step_mode(torch.device("cpu"), request.param) == request.param
     return request.param
 
 
-def both(gpt, prefixes, settings, seeds):
+def both(gpt, prefixes, settings, seeds, mode):
     """(static codes, reference codes), and whether every generator ended in the same state."""
     runs = []
-    for generate in (generate_codes_batch, reference_codes_batch):
+    for generate in (partial(generate_codes_batch, decode_step=mode), reference_codes_batch):
         generators = [torch.Generator().manual_seed(seed) for seed in seeds]
         results = generate(gpt, prefixes, settings, generators)
         runs.append(([(r.codes.tolist(), r.stopped) for r in results], [g.get_state() for g in generators]))
@@ -66,7 +67,7 @@ def both(gpt, prefixes, settings, seeds):
     ids=["greedy", "sampled", "beams", "sampled-beams"],
 )
 def test_one_request_gets_the_reference_codes(gpt, prefixes, mode, settings):
-    static, reference, same_states = both(gpt, prefixes[:1], [settings], [7])
+    static, reference, same_states = both(gpt, prefixes[:1], [settings], [7], mode)
     assert len(static[0][0]) == settings.max_mel_tokens
     assert static == reference
     assert same_states  # no extra draw: what the generator gives next (the s2mel noise) is unchanged
@@ -78,7 +79,7 @@ def test_mixed_batch_with_different_lengths_gets_the_reference_codes(gpt, prefix
         GenerationSettings(num_beams=1, max_mel_tokens=9),
         GenerationSettings(do_sample=False, num_beams=2, max_mel_tokens=11),
     ]
-    static, reference, same_states = both(gpt, prefixes, settings, [3, 4, 5])
+    static, reference, same_states = both(gpt, prefixes, settings, [3, 4, 5], mode)
     assert [len(c) for c, _ in static] == [15, 9, 11]
     assert static == reference and same_states
 
@@ -108,7 +109,7 @@ def test_requests_that_stop_leave_the_batch_as_in_the_reference(gpt, prefixes, m
     ]
     hooks = [gpt.mel_embedding.register_forward_pre_hook(remember), gpt.mel_head.register_forward_hook(force_stop)]
     try:
-        static, reference, same_states = both(gpt, prefixes, settings, [0, 1, 2])
+        static, reference, same_states = both(gpt, prefixes, settings, [0, 1, 2], mode)
     finally:
         for hook in hooks:
             hook.remove()
@@ -129,19 +130,19 @@ def test_a_stop_at_the_first_step_gives_no_codes(gpt, prefixes, mode):
             GenerationSettings(do_sample=False, num_beams=1, max_mel_tokens=8),
             GenerationSettings(num_beams=3, do_sample=False),
         ]
-        static, reference, _ = both(gpt, prefixes[:2], settings, [0, 1])
+        static, reference, _ = both(gpt, prefixes[:2], settings, [0, 1], mode)
     finally:
         hook.remove()
     assert static[0] == ([], True)
     assert static == reference
 
 
-def test_a_long_generation_crosses_attention_windows(gpt, prefixes, monkeypatch):
+def test_a_long_generation_crosses_attention_windows(gpt, prefixes):
     """Fixed shapes attend to a window of WINDOW columns at a time, masked past the current one."""
-    monkeypatch.setenv("INDEXTTS_DECODE_STEP", "fixed")
+    mode = "fixed"
     count = WINDOW + 20 - prefixes[0].shape[1]  # runs past the first window
     settings = [GenerationSettings(do_sample=False, num_beams=1, max_mel_tokens=count)]
-    static, reference, _ = both(gpt, prefixes[:1], settings, [0])
+    static, reference, _ = both(gpt, prefixes[:1], settings, [0], mode)
     assert len(static[0][0]) == count
     assert static == reference
 
@@ -153,7 +154,7 @@ def test_buckets():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
-def test_cuda_graph_replay_gives_the_eager_codes(gpt, prefixes, monkeypatch):
+def test_cuda_graph_replay_gives_the_eager_codes(gpt, prefixes):
     """On CUDA: the captured step equals the eager one (float32, so both compute the same products)."""
     model = gpt.to("cuda")
     try:
@@ -165,9 +166,9 @@ def test_cuda_graph_replay_gives_the_eager_codes(gpt, prefixes, monkeypatch):
         ]
         runs = []
         for mode in ("graph", "fixed"):
-            monkeypatch.setenv("INDEXTTS_DECODE_STEP", mode)
             generators = [torch.Generator("cuda").manual_seed(seed) for seed in (0, 1, 2)]
-            runs.append([r.codes.tolist() for r in generate_codes_batch(model, on_gpu, settings, generators)])
+            results = generate_codes_batch(model, on_gpu, settings, generators, decode_step=mode)
+            runs.append([r.codes.tolist() for r in results])
     finally:
         gpt.to("cpu")
     assert runs[0] == runs[1]

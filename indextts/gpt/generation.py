@@ -293,6 +293,7 @@ def generate_codes_batch(
     settings: list[GenerationSettings],
     generators: list[torch.Generator | None],
     should_stop: Sequence[ShouldStop | None] | None = None,
+    decode_step: str = "auto",
 ) -> list[GeneratedCodes]:
     """Codes for several segments at once: prefixes (1, P_i, C), each with its own settings and generator.
 
@@ -314,7 +315,7 @@ def generate_codes_batch(
         for p, s, g in zip(prefixes, settings, generators, strict=True)
     ]
     rows = [i for i, search in enumerate(searches) for _ in range(search.rows)]  # beams start as copies
-    decoder = StaticDecoder(model, prefixes, rows, max(s.max_mel_tokens for s in settings))
+    decoder = StaticDecoder(model, prefixes, rows, max(s.max_mel_tokens for s in settings), decode_step)
     logits = decoder.first_logits
     stops = dict(zip(searches, should_stop or [None] * len(searches), strict=True))
     live = searches

@@ -20,7 +20,6 @@ C model_dim, V number_mel_codes, P longest prefix.
 from __future__ import annotations
 
 import logging
-import os
 import weakref
 from collections.abc import Sequence
 
@@ -47,15 +46,21 @@ def window_bucket(columns: int, capacity: int) -> int:
     return min(-(-columns // WINDOW) * WINDOW, capacity)
 
 
-def step_mode(device: torch.device) -> str:
-    """How the decode step runs: INDEXTTS_DECODE_STEP, else "graph" on CUDA and "exact" elsewhere.
+DECODE_STEPS = ("auto", "graph", "fixed", "exact")
+
+
+def step_mode(device: torch.device, requested: str = "auto") -> str:
+    """How the decode step runs: `requested` (`RuntimeSettings.decode_step`); "auto" is "graph" on
+    CUDA and "exact" elsewhere, and "graph" off CUDA runs as "fixed".
 
     graph: fixed shapes (bucketed rows and window), captured and replayed as CUDA graphs (CUDA only);
     fixed: the same fixed shapes, run eagerly (what the graphs replay, minus the capture);
     exact: the rows and the attention window exactly as long as needed, run eagerly.
     """
-    mode = os.environ.get("INDEXTTS_DECODE_STEP", "").strip().lower()
-    if mode not in ("graph", "fixed", "exact"):
+    if requested not in DECODE_STEPS:
+        raise ValueError(f"decode_step must be one of {', '.join(DECODE_STEPS)}, got {requested!r}")
+    mode = requested
+    if mode == "auto":
         mode = "graph" if device.type == "cuda" else "exact"
     if mode == "graph" and device.type != "cuda":
         mode = "fixed"
@@ -167,14 +172,21 @@ class StaticDecoder:
     position (k + 1, the official quirk) and writes the same cache column.
     """
 
-    def __init__(self, model: UnifiedVoice, prefixes: Sequence[torch.Tensor], rows: Sequence[int], max_new: int):
+    def __init__(
+        self,
+        model: UnifiedVoice,
+        prefixes: Sequence[torch.Tensor],
+        rows: Sequence[int],
+        max_new: int,
+        decode_step: str = "auto",
+    ):
         """prefixes (1, P_i, C); rows[j] = the prefix that cache row j starts from (beams repeat their prefix)."""
         self.model = model
         lengths = [p.shape[1] for p in prefixes]
         P, device, dtype = max(lengths), prefixes[0].device, prefixes[0].dtype
         self.prefix_len = P
         self.graphs: _Graphs | None = None
-        self.mode = step_mode(device)
+        self.mode = step_mode(device, decode_step)
         if self.mode == "graph":
             state = _GRAPHS.setdefault(model, _Graphs())
             if state.broken:
