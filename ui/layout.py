@@ -16,15 +16,18 @@ from ui.i18n import DEFAULT_LANG, LANGUAGES, emotion_labels, reword, text
 from ui.uploads import check_prompt_upload
 
 CSS = """
-.demo-banner { background: #fff1f0; border: 2px solid #cf1322; border-radius: 8px; padding: 2px 12px; }
-.demo-banner * { color: #a8071a !important; }
-.demo-banner p { margin: 4px 0 !important; }
-.demo-banner summary { cursor: pointer; font-size: 0.9em; }
-@media (max-width: 640px) { .demo-banner { font-size: 0.85em; } }
+#demo-banner { background: #fff1f0; border: 2px solid #cf1322; border-radius: 8px; padding: 2px 12px; }
+#demo-banner * { color: #a8071a !important; }
+#demo-banner p { margin: 4px 0 !important; }
+#demo-banner summary { cursor: pointer; font-size: 0.9em; }
+@media (max-width: 640px) { #demo-banner { font-size: 0.85em; } }
 #lang-switch { max-width: 260px; margin-left: auto; }
+.form:has(> #lang-switch) { background: none; border: none; box-shadow: none; }
 /* The preview's long segments wrap; the index and Tokens columns keep their place in view. */
 #segment-preview table { table-layout: fixed; width: 100%; }
-#segment-preview td, #segment-preview th { white-space: normal !important; overflow-wrap: anywhere; }
+#segment-preview td { white-space: normal !important; overflow-wrap: anywhere; }
+#segment-preview th, #segment-preview th * { word-break: keep-all !important; overflow-wrap: normal !important; }
+@media (max-width: 640px) { #segment-preview th, #segment-preview td { font-size: 0.85em; } }
 .upload-note p, #text-length p { margin: 2px 0 !important; font-size: 0.9em; }
 """
 
@@ -95,7 +98,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
             tr.add(lang, label="language")
         if loaded.demo:
             tr.add(
-                gr.Markdown(text("demo_banner", lang0), elem_classes="demo-banner", elem_id="demo-banner"),
+                gr.Markdown(text("demo_banner", lang0), elem_id="demo-banner"),
                 value="demo_banner",
             )
         tr.add(gr.Markdown(text("subtitle", lang0)), value="subtitle")
@@ -233,7 +236,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                 label=text("preview", lang0),
                 interactive=False,
                 wrap=True,
-                column_widths=["8%", "77%", "15%"],
+                column_widths=["14%", "66%", "20%"],
                 elem_id="segment-preview",
             )
 
