@@ -140,3 +140,22 @@ def test_examples_name_the_emotion_mode_in_the_pages_language(webui, browser, la
         _switch(page, "中文", "生成语音")
     page.get_by_text(f"voice_10 · {mode}").wait_for()
     assert page.get_by_text("voice_10 · vector").count() == 0
+
+
+def test_the_eight_emotion_sliders_share_one_row_on_a_laptop(webui, browser):
+    page = _english(browser, webui[0], 1280, 900)
+    page.locator("#emo-mode").get_by_text("Emotion vector", exact=True).click()
+    page.locator("#emo-vec-8").wait_for(state="visible")
+    tops = [page.locator(f"#emo-vec-{i}").bounding_box()["y"] for i in range(1, 9)]
+    assert max(tops) - min(tops) < 2, tops  # Calm sits beside the others, not on a row of its own
+
+
+def test_the_demo_banner_leaves_a_phones_first_screen_to_the_page(webui, browser):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = _open(browser, webui[0], context=context)
+    banner = page.locator("#demo-banner")
+    assert "噪声" in banner.inner_text()  # the warning itself is on the first screen
+    assert banner.bounding_box()["height"] < 0.15 * 844
+    banner.get_by_text("详情").click()  # the details are one tap away
+    banner.get_by_text("hf download IndexTeam/IndexTTS-2").wait_for()
+    context.close()
