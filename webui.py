@@ -27,6 +27,7 @@ from serving.options import add_engine_flags, add_flag, add_node_flags, engine_o
 from serving.status import ConnectionStatus
 from serving.stream_server import StreamServer
 from ui.layout import CSS, build_blocks
+from ui.uploads import MAX_UPLOAD
 from ws_client import SpaceClient
 from ws_client.journal import JournalInUse
 
@@ -63,7 +64,7 @@ def build_app(node: Node, gui_seg_tokens: int = 120, api_key: ApiKey | None = No
         path="/",
         css=CSS,
         allowed_paths=allowed,
-        max_file_size="50mb",
+        max_file_size=MAX_UPLOAD,
         footer_links=["api", "settings"],
         ssr_mode=False,
     )

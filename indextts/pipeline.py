@@ -27,6 +27,7 @@ from indextts.config import RuntimeSettings
 from indextts.emotion.control import EmotionRequest, final_emovec, resolve_emotion
 from indextts.errors import Cancelled, TextError
 from indextts.gpt.generation import GeneratedCodes, GenerationSettings, ShouldStop, generate_codes_batch
+from indextts.length_cap import SpeechLengthCap
 from indextts.models import Models, load_models
 from indextts.prompts import SpeakerPrompt
 from indextts.text.frontend import TextSegment
@@ -110,9 +111,16 @@ class RequestPlan:
     prompt_seconds: float
     text_seconds: float
     should_stop: ShouldStop | None = None  # cancellation check, asked between decode steps
+    length_cap: SpeechLengthCap | None = None  # the engine's per-segment code limit, if it has one
 
     def stop_requested(self) -> bool:
         return self.should_stop is not None and self.should_stop()
+
+    def settings_for(self, index: int) -> GenerationSettings:
+        """Generation settings of segment `index`: the request's, under the length cap if any."""
+        if self.length_cap is None:
+            return self.settings
+        return self.length_cap.settings_for(self.settings, len(self.segments[index].ids))
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
@@ -131,7 +139,11 @@ class IndexTTS2:
         cache_dir: str | Path | None = None,
         prompt_cache_size: int = 8,
         decode_step: str = "auto",
+        speech_length_cap: SpeechLengthCap | None = None,
     ) -> None:
+        """`speech_length_cap`: stop each segment at a length derived from its text (the demo checkpoint,
+        whose GPT never emits its stop code); None keeps the official behaviour."""
+        self.speech_length_cap = speech_length_cap
         settings = RuntimeSettings(
             device=device,
             dtype=dtype,
@@ -285,7 +297,15 @@ class IndexTTS2:
             raise TextError("the text is empty after normalisation: nothing to say")
         text_seconds = self._now() - started
         return RequestPlan(
-            speaker, emovec, segments, settings, self._generator(seed), prompt_seconds, text_seconds, should_stop
+            speaker,
+            emovec,
+            segments,
+            settings,
+            self._generator(seed),
+            prompt_seconds,
+            text_seconds,
+            should_stop,
+            self.speech_length_cap,
         )
 
     def synthesize_round(self, work: Sequence[tuple[RequestPlan, int]]) -> Iterator[SegmentAudio | Cancelled]:
@@ -295,7 +315,7 @@ class IndexTTS2:
         steps) gets a `Cancelled` in its place, not raised: the other plans of the round go on.
         """
         generated = self.generate_batch(
-            [(plan.speaker, plan.emovec, plan.segments[i], plan.settings, plan.generator) for plan, i in work],
+            [(plan.speaker, plan.emovec, plan.segments[i], plan.settings_for(i), plan.generator) for plan, i in work],
             [plan.should_stop for plan, _ in work],
         )
         for (plan, index), (result, latent, timings) in zip(work, generated, strict=True):
@@ -319,7 +339,7 @@ class IndexTTS2:
                 count,
                 f" (batch of {len(work)})" if len(work) > 1 else "",
                 result.codes.shape[0],
-                "" if result.stopped else " (hit max_mel_tokens)",
+                "" if result.stopped else f" (hit max_mel_tokens {plan.settings_for(index).max_mel_tokens})",
                 timings.gpt_generate,
                 timings.gpt_latent,
                 timings.s2mel,

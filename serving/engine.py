@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from indextts.factory import demo, is_demo_checkpoint
+from indextts.length_cap import DEMO_SPEECH_LENGTH
 from indextts.pipeline import IndexTTS2
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,13 @@ def load_engine(options: EngineOptions) -> LoadedEngine:
     dtype = "float16" if options.fp16 else "float32"  # the engine keeps float32 off CUDA, as the official code
     with single_threaded_torch() as cpu_threads:
         model_dir, reason = choose_model_dir(options)
+        is_demo = bool(reason) or is_demo_checkpoint(model_dir)
         log.info("loading IndexTTS2 from %s (device %s, %s)…", model_dir, options.device, dtype)
-        engine = IndexTTS2(model_dir, device=options.device, dtype=dtype, cache_dir=options.cache_dir)
-    is_demo = bool(reason) or is_demo_checkpoint(model_dir)
+        # Random weights never emit the stop code: give each segment a length that fits its text.
+        cap = DEMO_SPEECH_LENGTH if is_demo else None
+        engine = IndexTTS2(
+            model_dir, device=options.device, dtype=dtype, cache_dir=options.cache_dir, speech_length_cap=cap
+        )
     seconds = time.perf_counter() - started
     log.info(
         "model ready on %s (%s) in %.1f s%s", engine.device, engine.dtype, seconds, " — DEMO weights" if is_demo else ""

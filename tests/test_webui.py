@@ -214,7 +214,7 @@ def test_language_follows_the_browser_and_the_switch(webui, browser):
     page = _open(browser, url, context=context)
     page.wait_for_function("() => document.querySelector('#generate').innerText.trim() === 'Generate'")
     assert "Demo mode" in page.locator("#demo-banner").inner_text()
-    page.get_by_text("voice_10 · vector").click()  # an example fills the inputs and keeps the language
+    page.get_by_text("voice_10 · emotion vector").click()  # an example fills the inputs and keeps the language
     page.locator("#emo-vec-6").wait_for(state="visible")
     assert page.locator("#emo-vec-6 input[type=number]").input_value() == "0.7"
     page.wait_for_function(f"() => ({ROWS_JS})().length === 1")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serving.request import EMOTION_COUNT, EmotionMode
+from ui.i18n import text
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,10 @@ class ExampleCase:
     emo_vector: tuple[float, ...]
     emo_text: str
 
-    def label(self) -> str:
-        """What the example button shows: the voice file, the emotion mode, the start of the text."""
+    def label(self, lang: str) -> str:
+        """What the example button shows: the voice file, the emotion mode (in `lang`), the start of the text."""
         head = self.text if len(self.text) <= 36 else self.text[:36] + "…"
-        return f"{Path(self.prompt_audio).stem} · {self.emo_mode.value} · {head}"
+        return f"{Path(self.prompt_audio).stem} · {text(f'mode_short_{self.emo_mode.value}', lang)} · {head}"
 
     def row(self) -> list[object]:
         """Values in the order of the UI's example inputs."""

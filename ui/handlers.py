@@ -13,7 +13,7 @@ import gradio as gr
 
 from serving.jobs import Job, JobState, QueueFullError
 from serving.node import Node
-from serving.request import EMOTION_COUNT, EmotionMode, RequestError, parse_request
+from serving.request import EMOTION_COUNT, MAX_TEXT_CHARS, EmotionMode, RequestError, parse_request
 from serving.sources import AudioSourceError
 from ui.i18n import text
 
@@ -31,6 +31,15 @@ def _stage_text(stage: str, lang: str) -> str:
 
 
 _KNOWN_STAGES = {"stage_starting", "stage_prompt", "stage_text", "stage_finishing", "stage_done"}
+
+
+LENGTH_NOTICE_FROM = 0.8  # the character count shows once the text has used this share of the limit
+
+
+def _refuse(message: str, reason: object) -> gr.Error:
+    """An expected user error: one log line, a message on the page, no traceback."""
+    log.warning("webui request refused: %s", reason)
+    return gr.Error(message, print_exception=False)
 
 
 def _read_upload(path: str | None) -> bytes | None:
@@ -61,12 +70,12 @@ class UiHandlers:
         lang: str,
     ) -> dict[str, object]:
         if not prompt_audio:
-            raise gr.Error(text("error_prompt_missing", lang))
+            raise _refuse(text("error_prompt_missing", lang), "no voice prompt")
         if not (text_value or "").strip():
-            raise gr.Error(text("error_text_missing", lang))
+            raise _refuse(text("error_text_missing", lang), "no text")
         mode = EmotionMode(emo_mode)
         if mode is EmotionMode.AUDIO and not emo_audio:
-            raise gr.Error(text("error_emo_audio_missing", lang))
+            raise _refuse(text("error_emo_audio_missing", lang), "emotion-audio mode without a recording")
         seed = sampling.pop("seed", -1)
         return {
             "text": text_value,
@@ -112,11 +121,11 @@ class UiHandlers:
         try:
             job = self.node.submit(parse_request(fields), origin="webui")
         except RequestError as exc:
-            raise gr.Error(text("error_request", lang, detail=exc)) from None
+            raise _refuse(text("error_request", lang, detail=exc), exc) from None
         except AudioSourceError as exc:
-            raise gr.Error(text("error_audio", lang, detail=exc)) from None
+            raise _refuse(text("error_audio", lang, detail=exc), exc) from None
         except QueueFullError as exc:
-            raise gr.Error(text("error_busy", lang, detail=exc)) from None
+            raise _refuse(text("error_busy", lang, detail=exc), exc) from None
         session = request.session_hash if request is not None else None
         self._follow_on_page(session, job.id, True)
         try:
@@ -136,7 +145,8 @@ class UiHandlers:
             yield gr.skip(), text("stopped", lang, job=job.id)
             return
         if job.state is not JobState.COMPLETED or job.result is None:
-            raise gr.Error(text("error_failed", lang, detail=job.error or job.state.value))
+            # The queue has logged the failure with the job id (and a traceback for a real fault).
+            raise gr.Error(text("error_failed", lang, detail=job.error or job.state.value), print_exception=False)
         result = job.result
         info = text(
             "result_info", lang, duration=result.duration, seconds=result.processing_time, rtf=result.rtf, job=job.id
@@ -190,6 +200,15 @@ class UiHandlers:
             return {"headers": headers, "data": []}
         rows = [[index + 1, segment.text, len(segment.ids)] for index, segment in enumerate(segments)]
         return {"headers": headers, "data": rows}
+
+    def length_notice(self, text_value: str, lang: str) -> str:
+        """Near the text limit: the character count and what happens to longer text."""
+        count = len(text_value or "")
+        if count < LENGTH_NOTICE_FROM * MAX_TEXT_CHARS:
+            return ""
+        limit = f"{MAX_TEXT_CHARS:,}"
+        head = text("text_count", lang, count=f"{count:,}", limit=limit)
+        return f"{'⚠️' if count >= MAX_TEXT_CHARS else 'ℹ️'} **{head}** · {text('text_limit_rule', lang, limit=limit)}"
 
     def vector_note(self, lang: str, *vector: float) -> str:
         from indextts.emotion.vectors import EMOTION_BIAS, EMOTION_SUM_CAP

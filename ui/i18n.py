@@ -1,7 +1,10 @@
-"""The UI's words in Chinese and English. Keys are stable names; `text(key, lang)` picks one."""
+"""The UI's words in Chinese and English. Keys are stable names; `text(key, lang)` picks one,
+`reword(value, lang)` puts a line already on the page into the other language."""
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Literal
 
 Lang = Literal["zh", "en"]
@@ -16,9 +19,10 @@ EMOTION_LABELS = {
 STRINGS: dict[str, tuple[str, str]] = {
     "title": ("## IndexTTS2 语音合成", "## IndexTTS2 text to speech"),
     "subtitle": (
-        "上传或录制一段 3–15 秒的声音，输入文字，点击「生成语音」：用同样的音色读出来，还可以控制情感。",
-        "Upload or record 3–15 s of a voice, type a text and press Generate: it is read in that voice, "
-        "with the emotion you choose.",
+        "上传或录制一段 3–15 秒的声音（只使用前 15 秒，更长的录音上传时截取前 15 秒），输入文字，"
+        "点击「生成语音」：用同样的音色读出来，还可以控制情感。",
+        "Upload or record 3–15 s of a voice (only the first 15 s are used: a longer recording is trimmed to "
+        "them on upload), type a text and press Generate: it is read in that voice, with the emotion you choose.",
     ),
     "language": ("界面语言", "Language"),
     "prompt_audio": ("音色参考音频（上传或录音）", "Voice reference (upload or record)"),
@@ -34,6 +38,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "mode_audio": ("使用情感参考音频", "Emotion reference audio"),
     "mode_vector": ("使用情感向量控制", "Emotion vector"),
     "mode_text": ("使用情感描述文本控制（实验性）", "Emotion from text (experimental)"),
+    "mode_short_none": ("同音色参考", "same as voice"),
+    "mode_short_audio": ("情感音频", "emotion audio"),
+    "mode_short_vector": ("情感向量", "emotion vector"),
+    "mode_short_text": ("情感文本", "emotion text"),
     "emo_audio": ("情感参考音频", "Emotion reference audio"),
     "emo_alpha": ("情感权重", "Emotion weight"),
     "emo_alpha_info": ("越大情感越强（0–1）", "Higher = stronger emotion (0–1)"),
@@ -71,17 +79,42 @@ STRINGS: dict[str, tuple[str, str]] = {
     "max_mel_tokens": ("max_mel_tokens（每段最多音频 token）", "max_mel_tokens (audio tokens per segment)"),
     "interval_silence": ("段间静音（毫秒）", "Silence between segments (ms)"),
     "seed": ("随机种子（-1 = 随机）", "Seed (-1 = random)"),
-    "examples": ("示例", "Examples"),
+    "examples": ("示例（点击填入）", "Examples (click to fill in)"),
+    "text_count": ("{count} / {limit} 字", "{count} / {limit} characters"),
+    "text_limit_rule": (
+        "文本框最多接收 {limit} 字，超出的部分不会被输入；更长的文本请分几次合成。",
+        "The box takes at most {limit} characters; anything beyond is not taken in. "
+        "Synthesise longer texts in several parts.",
+    ),
+    "upload_trimmed": (
+        "ℹ️ 只使用参考音频的前 {limit} 秒：这段 {duration} 秒的录音已截取为前 {limit} 秒。",
+        "ℹ️ Only the first {limit} s of a prompt are used: this {duration} s recording was trimmed to them.",
+    ),
+    "upload_not_audio": (
+        "⚠️ 「{name}」不是可以读取的音频，已移除。请选择 WAV、MP3、FLAC、OGG 或 M4A 录音。",
+        "⚠️ “{name}” is not audio this node can read, so it was removed. Choose a WAV, MP3, FLAC, OGG or M4A recording.",
+    ),
+    "upload_too_short": (
+        "⚠️ 这段录音只有 {duration} 秒，至少需要 {minimum} 秒（3–15 秒最好）。",
+        "⚠️ This recording is only {duration} s long; at least {minimum} s is needed (3–15 s works best).",
+    ),
     "status_section": ("节点状态", "Node status"),
     "refresh": ("刷新", "Refresh"),
+    # The first line says it all; the details fold away so that a phone's first screen stays free.
     "demo_banner": (
-        "⚠️ **演示模式**：没有找到 IndexTTS-2 模型权重，正在使用项目生成的随机权重演示检查点，"
-        "**生成的音频是噪声，不是语音**。下载真实模型：`hf download IndexTeam/IndexTTS-2 --local-dir checkpoints`"
-        "（以及 `checkpoints/README.md` 中的辅助模型），然后重新启动。",
-        "⚠️ **Demo mode**: no IndexTTS-2 weights were found, so the node runs a random-weight demo checkpoint "
-        "made by the project — **the audio is noise, not speech**. Get the real model with "
+        "⚠️ **演示模式：随机权重，生成的音频是噪声，不是语音。**\n\n"
+        "<details><summary>详情</summary>\n\n"
+        "没有找到 IndexTTS-2 模型权重，正在使用项目生成的随机权重演示检查点。随机模型不会自己停下，"
+        "所以每段在按文字长度估计的朗读时长处结束（每个文本 token 约 0.24 秒）。下载真实模型："
+        "`hf download IndexTeam/IndexTTS-2 --local-dir checkpoints`（以及 `checkpoints/README.md` 中的辅助模型），"
+        "然后重新启动。\n\n</details>",
+        "⚠️ **Demo mode: random weights — the audio is noise, not speech.**\n\n"
+        "<details><summary>Details</summary>\n\n"
+        "No IndexTTS-2 weights were found, so the node runs a random-weight demo checkpoint made by the "
+        "project. A random model never stops by itself, so each segment ends after about as long as its text "
+        "takes to say (≈ 0.24 s per text token). Get the real model with "
         "`hf download IndexTeam/IndexTTS-2 --local-dir checkpoints` (plus the auxiliary models in "
-        "`checkpoints/README.md`) and restart.",
+        "`checkpoints/README.md`) and restart.\n\n</details>",
     ),
     "model_line": (
         "模型：`{model}` · 设备：`{device}` · 精度：`{dtype}`",
@@ -147,6 +180,37 @@ def text(key: str, lang: str, **values: object) -> str:
     zh, en = STRINGS[key]
     template = zh if lang == "zh" else en
     return template.format(**values) if values else template
+
+
+# Lines the page shows after an event (a result, a note on an upload): a language switch rewords them.
+REWORDABLE = ("result_info", "upload_trimmed", "upload_not_audio", "upload_too_short")
+_FIELD = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regex matching what `template` renders to, capturing each field (repeats must agree)."""
+    parts, seen, last = [], set(), 0
+    for field in _FIELD.finditer(template):
+        parts.append(re.escape(template[last : field.start()]))
+        name = field.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        last = field.end()
+    parts.append(re.escape(template[last:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def reword(value: str, lang: str) -> str:
+    """`value`, a line made by `text(key, …)` for a key of REWORDABLE in either language, in `lang`;
+    anything else unchanged. The fields keep their rendered form (numbers, names, job ids)."""
+    for key in REWORDABLE:
+        for template in STRINGS[key]:
+            match = _pattern(template).fullmatch(value or "")
+            if match:
+                target = STRINGS[key][0 if lang == "zh" else 1]
+                return _FIELD.sub(lambda m: "{" + m.group(1) + "}", target).format(**match.groupdict())
+    return value
 
 
 def emotion_labels(lang: str) -> list[str]:

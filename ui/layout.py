@@ -12,12 +12,23 @@ from serving.node import Node
 from serving.request import EMOTION_COUNT, EmotionMode
 from ui.examples import load_cases
 from ui.handlers import SAMPLING_FIELDS, UiHandlers
-from ui.i18n import DEFAULT_LANG, LANGUAGES, emotion_labels, text
+from ui.i18n import DEFAULT_LANG, LANGUAGES, emotion_labels, reword, text
+from ui.uploads import check_prompt_upload
 
 CSS = """
-.demo-banner { background: #fff1f0; border: 2px solid #cf1322; border-radius: 8px; padding: 4px 14px; }
-.demo-banner * { color: #a8071a !important; }
+#demo-banner { background: #fff1f0; border: 2px solid #cf1322; border-radius: 8px; padding: 2px 12px; }
+#demo-banner * { color: #a8071a !important; }
+#demo-banner p { margin: 4px 0 !important; }
+#demo-banner summary { cursor: pointer; font-size: 0.9em; }
+@media (max-width: 640px) { #demo-banner { font-size: 0.85em; } }
 #lang-switch { max-width: 260px; margin-left: auto; }
+.form:has(> #lang-switch) { background: none; border: none; box-shadow: none; }
+/* The preview's long segments wrap; the index and Tokens columns keep their place in view. */
+#segment-preview table { table-layout: fixed; width: 100%; }
+#segment-preview td { white-space: normal !important; overflow-wrap: anywhere; }
+#segment-preview th, #segment-preview th * { word-break: keep-all !important; overflow-wrap: normal !important; }
+@media (max-width: 640px) { #segment-preview th, #segment-preview td { font-size: 0.85em; } }
+.upload-note p, #text-length p { margin: 2px 0 !important; font-size: 0.9em; }
 """
 
 # Follow the browser's language unless the visitor chose one before (kept in localStorage).
@@ -61,9 +72,10 @@ class Translations:
 
 
 def _mode_visibility(mode: str) -> list[dict]:
-    """emo_audio, vector group, emo_text, emo_alpha, use_random."""
+    """emo_audio, its note, vector group, emo_text, emo_alpha, use_random."""
     m = EmotionMode(mode)
     return [
+        gr.update(visible=m is EmotionMode.AUDIO),
         gr.update(visible=m is EmotionMode.AUDIO),
         gr.update(visible=m is EmotionMode.VECTOR),
         gr.update(visible=m is EmotionMode.TEXT),
@@ -86,7 +98,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
             tr.add(lang, label="language")
         if loaded.demo:
             tr.add(
-                gr.Markdown(text("demo_banner", lang0), elem_classes="demo-banner", elem_id="demo-banner"),
+                gr.Markdown(text("demo_banner", lang0), elem_id="demo-banner"),
                 value="demo_banner",
             )
         tr.add(gr.Markdown(text("subtitle", lang0)), value="subtitle")
@@ -102,6 +114,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                     ),
                     label="prompt_audio",
                 )
+                prompt_note = gr.Markdown("", elem_id="prompt-audio-note", elem_classes="upload-note")
                 text_box = tr.add(
                     gr.Textbox(
                         label=text("text", lang0),
@@ -113,6 +126,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                     label="text",
                     placeholder="text_placeholder",
                 )
+                length_notice = gr.Markdown("", elem_id="text-length")
                 with gr.Row():
                     generate_button = tr.add(
                         gr.Button(text("generate", lang0), variant="primary", elem_id="generate"), value="generate"
@@ -153,6 +167,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                 ),
                 label="emo_audio",
             )
+            emo_note = gr.Markdown("", visible=False, elem_id="emo-audio-note", elem_classes="upload-note")
             with gr.Group(visible=False, elem_id="emo-vector") as vector_group:
                 with gr.Row():
                     sliders = []
@@ -163,6 +178,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                             value=0.0,
                             step=0.05,
                             label=emotion_labels(lang0)[index],
+                            min_width=100,  # all eight on one row on a laptop screen
                             elem_id=f"emo-vec-{index + 1}",
                         )
                         sliders.append(tr.add(slider, lambda lang, i=index: {"label": emotion_labels(lang)[i]}))
@@ -215,17 +231,15 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                 label="seg_tokens",
                 info="seg_tokens_info",
             )
-            preview = tr.add(
-                gr.Dataframe(
-                    headers=[text(k, lang0) for k in ("col_index", "col_segment", "col_tokens")],
-                    datatype=["number", "str", "number"],
-                    label=text("preview", lang0),
-                    interactive=False,
-                    wrap=True,
-                    elem_id="segment-preview",
-                ),
-                lambda lang: {"headers": [text(k, lang) for k in ("col_index", "col_segment", "col_tokens")]},
-                label="preview",
+            # Not in `tr`: its headers come with its value, which `relabel` renders again.
+            preview = gr.Dataframe(
+                headers=[text(k, lang0) for k in ("col_index", "col_segment", "col_tokens")],
+                datatype=["number", "str", "number"],
+                label=text("preview", lang0),
+                interactive=False,
+                wrap=True,
+                column_widths=["14%", "66%", "20%"],
+                elem_id="segment-preview",
             )
 
         with gr.Accordion(text("advanced", lang0), open=False) as advanced:
@@ -265,9 +279,14 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
             examples = gr.Examples(
                 examples=[case.row() for case in cases],
                 inputs=[prompt_audio, text_box, emo_mode, emo_audio, emo_alpha, *sliders, emo_text],
-                label="示例 / Examples",
-                example_labels=[case.label() for case in cases],
+                label=text("examples", lang0),
+                example_labels=[case.label(lang0) for case in cases],
                 examples_per_page=20,
+            )
+            tr.add(
+                examples.dataset,
+                lambda lang: {"sample_labels": [case.label(lang) for case in cases]},
+                label="examples",
             )
 
         with gr.Accordion(text("status_section", lang0), open=True) as status_section:
@@ -286,25 +305,40 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
 
         # --- events --------------------------------------------------------------------------------
         quiet = {"show_progress": "hidden", "queue": False}
-        emo_mode.change(_mode_visibility, emo_mode, [emo_audio, vector_group, emo_text, emo_alpha, use_random], **quiet)
+        emo_mode.change(
+            _mode_visibility, emo_mode, [emo_audio, emo_note, vector_group, emo_text, emo_alpha, use_random], **quiet
+        )
         for slider in sliders:
             slider.change(handlers.vector_note, [lang, *sliders], vector_note, **quiet)
         for trigger in (text_box.change, seg_tokens.change):
             trigger(handlers.preview, [text_box, seg_tokens, lang], preview, **quiet)
+        text_box.change(handlers.length_notice, [text_box, lang], length_notice, **quiet)
+        for widget, note in ((prompt_audio, prompt_note), (emo_audio, emo_note)):
+            for trigger in (widget.upload, widget.stop_recording):
+                trigger(check_prompt_upload, [widget, lang], [widget, note], **quiet)
+            widget.clear(lambda: "", None, note, **quiet)
 
-        def relabel(lang_value: str, *vector: float) -> list[Any]:
+        def relabel(lang_value: str, text_value: str, seg: float, *shown: Any) -> list[Any]:
+            """Every word on the page in `lang_value`, including lines that events have written."""
+            result, prompt_words, emo_words, *vector = shown
             return [
                 *tr.updates(lang_value),
                 handlers.vector_note(lang_value, *vector),
                 handlers.status_markdown(lang_value),
+                gr.update(value=handlers.preview(text_value, seg, lang_value), label=text("preview", lang_value)),
+                handlers.length_notice(text_value, lang_value),
+                *(reword(words, lang_value) for words in (result, prompt_words, emo_words)),
             ]
 
-        lang.change(relabel, [lang, *sliders], [*tr.components, vector_note, status_md], **quiet)
+        relabel_inputs = [lang, text_box, seg_tokens, result_info, prompt_note, emo_note, *sliders]
+        relabel_outputs = [*tr.components, vector_note, status_md, preview, length_notice]
+        relabel_outputs += [result_info, prompt_note, emo_note]
+        lang.change(relabel, relabel_inputs, relabel_outputs, **quiet)
         lang.input(None, lang, None, js=REMEMBER_LANGUAGE_JS, **quiet)
         blocks.load(None, None, lang, js=DETECT_LANGUAGE_JS)
         blocks.load(handlers.preview, [text_box, seg_tokens, lang], preview, **quiet)
         if cases:  # an example restores its inputs' original (Chinese) labels: word them again
-            examples.load_input_event.then(relabel, [lang, *sliders], [*tr.components, vector_note, status_md], **quiet)
+            examples.load_input_event.then(relabel, relabel_inputs, relabel_outputs, **quiet)
 
         refresh.click(handlers.status_markdown, lang, status_md, **quiet)
         gr.Timer(STATUS_REFRESH_SECONDS).tick(handlers.status_markdown, lang, status_md, **quiet)
