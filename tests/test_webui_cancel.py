@@ -1,7 +1,8 @@
 """Stopping a generation from the web UI, in a real browser: the Stop button, and closing the page.
 
-Each long job (the tiny demo checkpoint with max_mel_tokens 1500 never emits its stop code, so it
-would run for minutes) must end as cancelled within `CANCEL_BOUND`, seen from the node's /metrics.
+Each long job (a long text on the tiny demo checkpoint, which never emits its stop code: every
+segment runs to the demo's length cap, so it would run for minutes) must end as cancelled within
+`CANCEL_BOUND`, seen from the node's /metrics.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.test_webui import IDLE_JS, _open, _prepare_fast_request, _set_number
 pytestmark = ui_tests.pytestmark
 webui, browser = ui_tests.webui, ui_tests.browser  # its fixtures: a `webui.py --demo` process, a browser
 
-# The one segment of a long job: the page shows "合成第 1/1 段" while it decodes.
+# A long job's first segment: the page shows "合成第 1/N 段" while it decodes.
 RUNNING_JS = "() => document.querySelector('#result-info').innerText.includes('合成第')"
 
 
@@ -29,7 +30,9 @@ def _cancelled(url: str) -> float:
 
 def _start_long_job(page) -> None:
     _prepare_fast_request(page)
-    page.locator("#text-input textarea").fill("这句话永远说不完。")
+    # The demo stops each segment at a length derived from its text, so a long job is a long text:
+    # about ten segments of ~100 tokens, each up to 600 codes.
+    page.locator("#text-input textarea").fill("这句话永远说不完，" * 120)
     _set_number(page, "max-mel-tokens", 1500)
     page.wait_for_function(IDLE_JS)
     page.locator("#generate").click()
