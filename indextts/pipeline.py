@@ -27,12 +27,16 @@ from indextts.errors import TextError
 from indextts.gpt.generation import GeneratedCodes, GenerationSettings, generate_codes_batch
 from indextts.models import Models, load_models
 from indextts.prompts import SpeakerPrompt
+from indextts.s2mel.batched import MelRequest, generate_mel_batch
 from indextts.text.frontend import TextSegment
 from indextts.vocoder import to_pcm16_scale
+from indextts.vocoder.batched import vocode_batch
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+# solver frames of each segment of a round → groups of segment positions to decode together
+DecodeGroups = Callable[[list[int]], list[list[int]]]
 
 DIFFUSION_STEPS = 25
 CFG_RATE = 0.7
@@ -223,6 +227,35 @@ class IndexTTS2:
         timings.vocoder = self._now() - started
         return mel, wav, timings
 
+    @torch.inference_mode()
+    def decode_batch(
+        self, items: Sequence[tuple[SpeakerPrompt, torch.Tensor, torch.Tensor, torch.Generator | None]]
+    ) -> list[tuple[torch.Tensor, torch.Tensor, StageTimings]]:
+        """`decode` for several segments (speaker, codes, latent, generator) with one flow-matching
+        solve and one vocoder pass for all; each result equals its `decode` up to float rounding.
+
+        The batch's stage times are shared work: each segment reports all of them (as `generate_batch`).
+        """
+        if len(items) == 1:
+            return [self.decode(*items[0])]
+        m, timings = self.models, StageTimings()
+        started = self._now()
+        requests = []
+        for speaker, codes, latent, generator in items:
+            semantic = m.codec.embed_codes(codes.view(1, -1).to(self.device)) + m.s2mel.project_gpt_latent(latent)
+            cond = m.s2mel.regulate(semantic, m.s2mel.target_frames(codes.shape[-1]))  # (1, T_gen, C)
+            requests.append(MelRequest(speaker.prompt_condition, cond, speaker.ref_mel, speaker.style, generator))
+        mels = generate_mel_batch(m.s2mel.estimator, requests, DIFFUSION_STEPS, CFG_RATE)  # (1, 80, T_gen) each
+        timings.s2mel = self._now() - started
+        started = self._now()
+        wavs = [to_pcm16_scale(w).reshape(-1) for w in vocode_batch(m.vocoder, [mel.float() for mel in mels])]
+        timings.vocoder = self._now() - started
+        return [(mel, wav, timings) for mel, wav in zip(mels, wavs, strict=True)]
+
+    def decode_frames(self, speaker: SpeakerPrompt, n_codes: int) -> int:
+        """Frames the flow-matching solver runs on for a segment of n codes (prompt + generated)."""
+        return speaker.ref_mel.shape[-1] + self.models.s2mel.target_frames(n_codes)
+
     # --- whole requests --------------------------------------------------------------------------
 
     def plan(
@@ -255,19 +288,38 @@ class IndexTTS2:
         text_seconds = self._now() - started
         return RequestPlan(speaker, emovec, segments, settings, self._generator(seed), prompt_seconds, text_seconds)
 
-    def synthesize_round(self, work: Sequence[tuple[RequestPlan, int]]) -> Iterator[SegmentAudio]:
-        """Segment `index` of each plan: codes generated together, then decoded and yielded one by one."""
+    def synthesize_round(
+        self, work: Sequence[tuple[RequestPlan, int]], decode_groups: DecodeGroups | None = None
+    ) -> Iterator[SegmentAudio]:
+        """Segment `index` of each plan: codes generated together, then decoded and yielded in order.
+
+        `decode_groups` gets the solver length of each segment (`decode_frames`) and returns which
+        segments to decode together (`decode_batch`); by default each is decoded alone.
+        """
         generated = self.generate_batch(
             [(plan.speaker, plan.emovec, plan.segments[i], plan.settings, plan.generator) for plan, i in work]
         )
-        for (plan, index), (result, latent, timings) in zip(work, generated, strict=True):
-            _, wav, decode_timings = self.decode(plan.speaker, result.codes, latent, plan.generator)
+        frames = [self.decode_frames(plan.speaker, generated[k][0].codes.shape[0]) for k, (plan, _) in enumerate(work)]
+        groups = [g for g in decode_groups(frames) if g] if decode_groups else [[i] for i in range(len(work))]
+        if sorted(i for group in groups for i in group) != list(range(len(work))):
+            raise ValueError(f"decode groups {groups} must hold each of the {len(work)} segments once")
+        decoded: dict[int, tuple[torch.Tensor, StageTimings, int]] = {}  # position → wav, timings, group size
+        pending = iter(sorted(groups, key=min))
+        for position, ((plan, index), (result, _, timings)) in enumerate(zip(work, generated, strict=True)):
+            while position not in decoded:  # decode groups until this segment's is done, so order is kept
+                group = next(pending)
+                items = [
+                    (work[i][0].speaker, generated[i][0].codes, generated[i][1], work[i][0].generator) for i in group
+                ]
+                for i, (_, wav, decode_timings) in zip(group, self.decode_batch(items), strict=True):
+                    decoded[i] = (wav, decode_timings, len(group))
+            wav, decode_timings, together = decoded.pop(position)
             timings.add(decode_timings)
             if index == 0:
                 timings.prompt, timings.text = plan.prompt_seconds, plan.text_seconds
             count = len(plan.segments)
             log.info(
-                "segment %d/%d%s: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs",
+                "segment %d/%d%s: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs%s",
                 index + 1,
                 count,
                 f" (batch of {len(work)})" if len(work) > 1 else "",
@@ -277,6 +329,7 @@ class IndexTTS2:
                 timings.gpt_latent,
                 timings.s2mel,
                 timings.vocoder,
+                f" (decoded {together} together)" if together > 1 else "",
             )
             samples = wav.cpu().numpy().astype(np.float32)
             yield SegmentAudio(

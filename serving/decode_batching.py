@@ -1,0 +1,37 @@
+"""When segments of one round share a flow-matching solve and a vocoder pass (`IndexTTS2.decode_batch`).
+
+A batch of decodes runs every step once for all of them, padded to the longest: it saves the
+per-call overhead of B − 1 solves (25 steps × 2 CFG branches of small kernels, which is most of a
+segment's decode time on a CPU with the small model and at low occupancy on a GPU), and it costs
+the padded frames, computed and thrown away. The rule keeps that waste bounded: segments are sorted
+by solver length and grouped while the longest of a group is at most `max_length_ratio` times its
+shortest, up to `max_size` segments. The figures behind the defaults are in bench/README.md
+("Batched decode"), measured with bench/decode_batching.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DecodeBatching:
+    max_size: int = 32  # segments decoded together; 1 = each alone
+    max_length_ratio: float = 2.0  # longest / shortest solver length within a group
+
+    def __post_init__(self) -> None:
+        if self.max_size < 1:
+            raise ValueError(f"max_size must be at least 1, got {self.max_size}")
+        if self.max_length_ratio < 1:
+            raise ValueError(f"max_length_ratio must be at least 1, got {self.max_length_ratio}")
+
+    def groups(self, frames: list[int]) -> list[list[int]]:
+        """Solver frames of each segment (prompt + generated) → groups of positions, each sorted by length."""
+        groups: list[list[int]] = []
+        for position in sorted(range(len(frames)), key=frames.__getitem__):
+            group = groups[-1] if groups else None
+            if group and len(group) < self.max_size and frames[position] <= self.max_length_ratio * frames[group[0]]:
+                group.append(position)
+            else:
+                groups.append([position])
+        return groups
