@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
+MODES = ("auto", "on", "off")
+
 
 @dataclass(frozen=True)
 class DecodeBatching:
@@ -35,3 +39,16 @@ class DecodeBatching:
             else:
                 groups.append([position])
         return groups
+
+
+def decode_batching_for(mode: str, device: torch.device) -> DecodeBatching | None:
+    """The rule for `--batch_decode` on this device; None: each segment is decoded alone.
+
+    auto: on for CUDA only. On the CPU the batched decode measured slower per segment (bench/README.md,
+    "Batched decode"): the stage is bound by arithmetic and memory there, not by per-call overhead.
+    """
+    if mode not in MODES:
+        raise ValueError(f"batch_decode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None
+    return DecodeBatching()
