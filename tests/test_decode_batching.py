@@ -250,3 +250,19 @@ def test_node_with_batched_decode_sounds_as_each_request_alone(engine, demo_dir,
         assert mine.result.audio.shape == reference.result.audio.shape
         difference = np.abs(mine.result.audio.astype(np.int32) - reference.result.audio.astype(np.int32))
         assert difference.max() <= WAVE_ATOL * 32767
+
+
+def test_batch_decode_flag_and_env_twin_reach_the_node_settings(monkeypatch):
+    import argparse
+
+    from serving.options import add_node_flags, node_settings
+
+    def settings(*argv: str) -> NodeSettings:
+        parser = argparse.ArgumentParser()
+        add_node_flags(parser)
+        return node_settings(parser.parse_args(list(argv)))
+
+    assert settings().batch_decode == "auto"
+    assert settings("--batch_decode", "on").batch_decode == "on"
+    monkeypatch.setenv("INDEXTTS_BATCH_DECODE", "off")
+    assert settings().batch_decode == "off"
