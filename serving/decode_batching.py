@@ -1,12 +1,12 @@
 """When segments of one round share a flow-matching solve and a vocoder pass (`IndexTTS2.decode_batch`).
 
 A batch of decodes runs every step once for all of them, padded to the longest: it saves the
-per-call overhead of B − 1 solves (25 steps × 2 CFG branches of small kernels, which is most of a
-segment's decode time on a CPU with the small model and at low occupancy on a GPU), and it costs
-the padded frames, computed and thrown away. The rule keeps that waste bounded: segments are sorted
-by solver length and grouped while the longest of a group is at most `max_length_ratio` times its
-shortest, up to `max_size` segments. The figures behind the defaults are in bench/README.md
-("Batched decode"), measured with bench/decode_batching.py.
+per-call cost of B − 1 solves (25 steps × the CFG pair of small kernels, which leave a GPU idle at
+batch 1), and it costs the padded frames, computed and thrown away. The rule keeps that waste
+bounded: segments are sorted by solver length and grouped while the longest of a group is at most
+`max_length_ratio` times its shortest, up to `max_size` segments. On the CPU the batched decode
+measured slower per segment (no per-call cost to save; the larger batch falls out of the cache), so
+`auto` batches on CUDA only. Figures: README.md, "Batched decode"; bench/decode_batching.py.
 """
 
 from __future__ import annotations
