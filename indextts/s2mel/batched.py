@@ -9,7 +9,7 @@ sequences are left-aligned (rotary positions 0…T_b − 1 as alone) and padded 
 estimator sees each request's length: attention hides the padded keys and the WaveNet reflects at
 each request's own end (`DiT(edges_at_lengths=True)`), so padding never reaches a valid frame.
 What can differ from a request run alone is rounding: matrix products over more rows, and masked
-attention, may add in another order (~1e-6 relative on the mel, see tests/test_s2mel_batched.py).
+attention, may add in another order (~1e-6 on the mel, see tests/test_decode_batching.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ residual convs, conv_post, the transposed upsampling convs) and the replicate-pa
 anti-aliased activations. So before each such operation the steps past L_b are refilled with what
 that operation's own padding would put there for mel b alone: zeros before a convolution, the last
 valid step repeated before a replicate-padded filter. Valid steps then get the same numbers as
-alone, up to the order in which batched products add (~1e-7 relative, tests/test_vocoder_batched.py).
+alone, up to the order in which batched convolutions add (~1e-6 relative per layer; a random-weight
+BigVGAN amplifies that to ~1e-3 of full scale, as it does any rounding: tests/test_decode_batching.py).
 Element-wise steps (Snake, sums) need nothing. `BigVGAN.forward` is the structure followed here.
 """
 
