@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -65,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32", help="GPT dtype")
     parser.add_argument("--concurrency", default="1,4,16,32", help="comma-separated numbers of requests at once")
     parser.add_argument("--max-batch", type=int, default=0, help="the node's --max_batch (0: the level itself)")
+    parser.add_argument(
+        "--batch-decode", default="auto", help="the node's --batch_decode; several (off,on) alternate at each level"
+    )
     parser.add_argument("--repeat", type=int, default=2, help="timed runs of the stage benchmarks")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--reference", choices=("auto", "off"), default="auto", help="run the official code")
@@ -74,6 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tag", help="result file name (default: device-size-dtype)")
     args = parser.parse_args(argv)
     args.levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
+    args.decode_modes = [m.strip() for m in args.batch_decode.split(",") if m.strip()]
     if args.codes < 50:
         parser.error("--codes must be at least 50 (the smallest max_mel_tokens a request may ask for)")
     return args
@@ -181,6 +186,7 @@ def load_level(node: Node, n: int, request: dict[str, Any]) -> dict[str, Any]:
         "audio_s": audio,
         "audio_per_s": audio / wall,
         "latency_p50_s": statistics.median(latencies),
+        "latency_p95_s": latencies[min(n - 1, math.ceil(0.95 * n) - 1)],  # nearest-rank percentile
         "latency_max_s": latencies[-1],
         "first_audio_p50_s": statistics.median(firsts),
         "first_audio_min_s": firsts[0],
@@ -198,21 +204,23 @@ def node_under_load(args: argparse.Namespace, folder: Path, work: Path) -> tuple
     }
     levels = []
     with stop_code_impossible(tts):
-        for n in args.levels:
+        # Several decode modes alternate at each level, so a burst of load on a shared machine hits them alike.
+        for n, mode in ((n, mode) for n in args.levels for mode in args.decode_modes):
             batch = args.max_batch or n
             settings = NodeSettings(
                 outputs_dir=work / "outputs",
                 allowed_dirs=(args.prompt.resolve().parent,),
                 max_pending=max(32, n),
                 max_batch=batch,
+                batch_decode=mode,
             )
             node = Node(LoadedEngine(tts, folder, True, "bench", 0.0, cpu_threads), settings)
             try:
                 if not levels:
                     say("warm-up request (prompt cache, first-call costs)")
-                    load_level(node, 1, request)
-                say(f"{n} request(s) at once, max_batch {batch}")
-                levels.append({**load_level(node, n, request), "max_batch": batch})
+                    load_level(node, 2, request)  # two: the batched decode's first call too
+                say(f"{n} request(s) at once, max_batch {batch}, batch_decode {mode}")
+                levels.append({**load_level(node, n, request), "max_batch": batch, "batch_decode": mode})
                 done = levels[-1]
                 say(f"  → {done['audio_per_s']:.3f} s of audio per s, TTFA p50 {done['first_audio_p50_s']:.3f} s")
             finally:
@@ -285,17 +293,18 @@ def markdown(report: dict[str, Any]) -> str:
         "writing). TTFA: time from submitting to the first streamed segment (each request is one "
         "segment here, so it is also the request's latency when it runs alone).",
         "",
-        "| requests at once | max_batch | wall | audio | audio s per s, ours | official (serial) | ours / official "
-        "| latency p50 | latency max | TTFA p50 | TTFA min |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| requests at once | max_batch | batch_decode | wall | audio | audio s per s, ours | official (serial) "
+        "| ours / official | latency p50 | latency p95 | latency max | TTFA p50 | TTFA min |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     serial = official_rate(official) if official else None
     for level in report["levels"]:
         ref = f"{serial:.3f}" if serial else "—"
         ratio = f"{level['audio_per_s'] / serial:.2f}" if serial else "—"
         lines.append(
-            f"| {level['requests']} | {level['max_batch']} | {level['wall_s']:.2f} s | {level['audio_s']:.1f} s | "
-            f"{level['audio_per_s']:.3f} | {ref} | {ratio} | {level['latency_p50_s']:.2f} s | "
+            f"| {level['requests']} | {level['max_batch']} | {level.get('batch_decode', '—')} "
+            f"| {level['wall_s']:.2f} s | {level['audio_s']:.1f} s | {level['audio_per_s']:.3f} | {ref} | {ratio} "
+            f"| {level['latency_p50_s']:.2f} s | {level['latency_p95_s']:.2f} s | "
             f"{level['latency_max_s']:.2f} s | {level['first_audio_p50_s']:.3f} s | "
             f"{level['first_audio_min_s']:.3f} s |"
         )
@@ -332,9 +341,12 @@ def plot(report: dict[str, Any], path: Path) -> bool:
     stages_ax.set_ylabel("seconds (median)")
     stages_ax.set_title(f"one request, {report['codes']} codes")
     stages_ax.legend()
-    levels = report["levels"]
-    n = [level["requests"] for level in levels]
-    load_ax.plot(n, [level["audio_per_s"] for level in levels], "o-", label="ours (continuous batching)")
+    modes = list(dict.fromkeys(level.get("batch_decode", "auto") for level in report["levels"]))
+    for mode in modes:
+        levels = [level for level in report["levels"] if level.get("batch_decode", "auto") == mode]
+        n = [level["requests"] for level in levels]
+        label = "ours (continuous batching)" + (f", batch_decode {mode}" if len(modes) > 1 else "")
+        load_ax.plot(n, [level["audio_per_s"] for level in levels], "o-", label=label)
     if official:
         load_ax.plot(n, [official_rate(official)] * len(n), "s--", label="official (one at a time)")
     load_ax.set_xscale("log", base=2)

@@ -30,12 +30,16 @@ from indextts.gpt.generation import GeneratedCodes, GenerationSettings, ShouldSt
 from indextts.length_cap import SpeechLengthCap
 from indextts.models import Models, load_models
 from indextts.prompts import SpeakerPrompt
+from indextts.s2mel.batched import MelRequest, generate_mel_batch
 from indextts.text.frontend import TextSegment
 from indextts.vocoder import to_pcm16_scale
+from indextts.vocoder.batched import vocode_batch
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
+# solver frames of each segment of a round → groups of segment positions to decode together
+DecodeGroups = Callable[[list[int]], list[list[int]]]
 
 DIFFUSION_STEPS = 25
 CFG_RATE = 0.7
@@ -59,6 +63,9 @@ class StageTimings:
     @property
     def total(self) -> float:
         return sum(vars(self).values())
+
+
+_Decoded = tuple[torch.Tensor, StageTimings, int]  # a segment's samples, its decode timings, group size
 
 
 @dataclass(frozen=True)
@@ -262,6 +269,35 @@ class IndexTTS2:
         timings.vocoder = self._now() - started
         return mel, wav, timings
 
+    @torch.inference_mode()
+    def decode_batch(
+        self, items: Sequence[tuple[SpeakerPrompt, torch.Tensor, torch.Tensor, torch.Generator | None]]
+    ) -> list[tuple[torch.Tensor, torch.Tensor, StageTimings]]:
+        """`decode` for several segments (speaker, codes, latent, generator) with one flow-matching
+        solve and one vocoder pass for all; each result equals its `decode` up to float rounding.
+
+        The batch's stage times are shared work: each segment reports all of them (as `generate_batch`).
+        """
+        if len(items) == 1:
+            return [self.decode(*items[0])]
+        m, timings = self.models, StageTimings()
+        started = self._now()
+        requests = []
+        for speaker, codes, latent, generator in items:
+            semantic = m.codec.embed_codes(codes.view(1, -1).to(self.device)) + m.s2mel.project_gpt_latent(latent)
+            cond = m.s2mel.regulate(semantic, m.s2mel.target_frames(codes.shape[-1]))  # (1, T_gen, C)
+            requests.append(MelRequest(speaker.prompt_condition, cond, speaker.ref_mel, speaker.style, generator))
+        mels = generate_mel_batch(m.s2mel.estimator, requests, DIFFUSION_STEPS, CFG_RATE)  # (1, 80, T_gen) each
+        timings.s2mel = self._now() - started
+        started = self._now()
+        wavs = [to_pcm16_scale(w).reshape(-1) for w in vocode_batch(m.vocoder, [mel.float() for mel in mels])]
+        timings.vocoder = self._now() - started
+        return [(mel, wav, timings) for mel, wav in zip(mels, wavs, strict=True)]
+
+    def decode_frames(self, speaker: SpeakerPrompt, n_codes: int) -> int:
+        """Frames the flow-matching solver runs on for a segment of n codes (prompt + generated)."""
+        return speaker.ref_mel.shape[-1] + self.models.s2mel.target_frames(n_codes)
+
     # --- whole requests --------------------------------------------------------------------------
 
     def plan(
@@ -308,33 +344,45 @@ class IndexTTS2:
             self.speech_length_cap,
         )
 
-    def synthesize_round(self, work: Sequence[tuple[RequestPlan, int]]) -> Iterator[SegmentAudio | Cancelled]:
-        """Segment `index` of each plan: codes generated together, then decoded and yielded one by one.
+    def synthesize_round(
+        self, work: Sequence[tuple[RequestPlan, int]], decode_groups: DecodeGroups | None = None
+    ) -> Iterator[SegmentAudio | Cancelled]:
+        """Segment `index` of each plan: codes generated together, then decoded and yielded in order.
 
-        A plan whose `should_stop` says stop (asked between GPT decode steps and between diffusion
-        steps) gets a `Cancelled` in its place, not raised: the other plans of the round go on.
+        `decode_groups` gets the solver length of each segment (`decode_frames`) and returns which
+        segments to decode together (`decode_batch`); by default each is decoded alone.
+        A plan whose `should_stop` says stop (asked between GPT decode steps, between the diffusion
+        steps of a segment decoded alone, and before a batched decode) gets a `Cancelled` in its
+        place, not raised: the other plans of the round go on.
         """
         generated = self.generate_batch(
             [(plan.speaker, plan.emovec, plan.segments[i], plan.settings_for(i), plan.generator) for plan, i in work],
             [plan.should_stop for plan, _ in work],
         )
-        for (plan, index), (result, latent, timings) in zip(work, generated, strict=True):
+        live = [k for k, (result, latent, _) in enumerate(generated) if not result.cancelled and latent is not None]
+        frames = [self.decode_frames(work[k][0].speaker, generated[k][0].codes.shape[0]) for k in live]
+        groups = [[live[j] for j in g] for g in decode_groups(frames) if g] if decode_groups else [[k] for k in live]
+        if sorted(i for group in groups for i in group) != live:
+            raise ValueError(f"decode groups {groups} must hold each of the {len(live)} segments once")
+        decoded: dict[int, _Decoded | Cancelled] = {}  # position → its decode (or why it was not decoded)
+        pending = iter(sorted(groups, key=min))
+        for position, ((plan, index), (result, _, timings)) in enumerate(zip(work, generated, strict=True)):
             count = len(plan.segments)
-            if result.cancelled or latent is None:
+            if position not in live:
                 yield Cancelled(f"cancelled while generating the codes of segment {index + 1}/{count}")
                 continue
-            try:
-                _, wav, decode_timings = self.decode(
-                    plan.speaker, result.codes, latent, plan.generator, should_stop=plan.should_stop
-                )
-            except Cancelled as stopped:
-                yield Cancelled(f"{stopped} of segment {index + 1}/{count}")
+            while position not in decoded:  # decode groups until this segment's is done, so order is kept
+                decoded.update(self._decode_group(work, generated, next(pending)))
+            outcome = decoded.pop(position)
+            if isinstance(outcome, Cancelled):
+                yield Cancelled(f"{outcome} of segment {index + 1}/{count}")
                 continue
+            wav, decode_timings, together = outcome
             timings.add(decode_timings)
             if index == 0:
                 timings.prompt, timings.text = plan.prompt_seconds, plan.text_seconds
             log.info(
-                "segment %d/%d%s: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs",
+                "segment %d/%d%s: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs%s",
                 index + 1,
                 count,
                 f" (batch of {len(work)})" if len(work) > 1 else "",
@@ -344,11 +392,37 @@ class IndexTTS2:
                 timings.gpt_latent,
                 timings.s2mel,
                 timings.vocoder,
+                f" (decoded {together} together)" if together > 1 else "",
             )
             samples = wav.cpu().numpy().astype(np.float32)
             yield SegmentAudio(
                 index, count, plan.segments[index].text, samples, int(result.codes.shape[0]), result.stopped, timings
             )
+
+    def _decode_group(
+        self,
+        work: Sequence[tuple[RequestPlan, int]],
+        generated: list[tuple[GeneratedCodes, torch.Tensor | None, StageTimings]],
+        group: list[int],
+    ) -> dict[int, _Decoded | Cancelled]:
+        """Decode one group of a round's segments (positions in `work`); a stopped plan is left out."""
+        if len(group) == 1:  # alone: the diffusion loop itself asks should_stop between steps
+            (plan, _), (result, latent, _) = work[group[0]], generated[group[0]]
+            try:
+                _, wav, timings = self.decode(
+                    plan.speaker, result.codes, latent, plan.generator, should_stop=plan.should_stop
+                )
+            except Cancelled as stopped:
+                return {group[0]: stopped}
+            return {group[0]: (wav, timings, 1)}
+        out: dict[int, _Decoded | Cancelled] = {
+            i: Cancelled("cancelled before decoding") for i in group if work[i][0].stop_requested()
+        }
+        members = [i for i in group if i not in out]
+        items = [(work[i][0].speaker, generated[i][0].codes, generated[i][1], work[i][0].generator) for i in members]
+        for i, (_, wav, timings) in zip(members, self.decode_batch(items) if items else [], strict=True):
+            out[i] = (wav, timings, len(members))
+        return out
 
     def infer_stream(
         self, spk_audio_prompt: AudioSource, text: str, progress: Progress | None = None, **kwargs: object

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from indextts.pipeline import IndexTTS2
+from serving.decode_batching import decode_batching_for
 from serving.engine import LoadedEngine
 from serving.jobs import Job, JobQueue
 from serving.outputs import OutputStore
@@ -30,6 +31,7 @@ class NodeSettings:
     max_pending: int = 32
     keep_finished: float = 300.0  # seconds a finished job stays queryable
     max_batch: int = 8  # jobs running side by side (their GPT decode batched); 1 = strictly one at a time
+    batch_decode: str = "auto"  # their segments' s2mel + vocoder batched too: auto (CUDA only), on, off
     max_output_files: int = 500
     max_output_bytes: int = 2 * 1024**3
     allow_private_urls: bool = False
@@ -54,7 +56,8 @@ class Node:
         self.loaded, self.settings = loaded, settings
         self.policy = settings.source_policy()
         self.outputs = OutputStore(settings.outputs_dir, settings.max_output_files, settings.max_output_bytes)
-        runner = EngineRunner(loaded.engine, self.outputs)
+        decode_batching = decode_batching_for(settings.batch_decode, loaded.engine.device)
+        runner = EngineRunner(loaded.engine, self.outputs, decode_batching)
         self.queue = JobQueue(
             runner, settings.max_pending, settings.keep_finished, settings.max_batch, loaded.start_worker_thread
         )

@@ -63,6 +63,7 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(group, "--max_queue", 32, "jobs allowed to wait; more are refused as busy", int)
     add_flag(group, "--keep_finished", 300.0, "seconds a finished job stays queryable", float)
     add_flag(group, "--max_batch", 8, "jobs run side by side, their GPT decoding batched (1: one at a time)", int)
+    add_flag(group, "--batch_decode", "auto", "batch side-by-side jobs' s2mel + vocoder: auto (CUDA only), on, off")
     add_flag(group, "--allowed_dirs", "./examples", "comma-separated folders whose files requests may name by path")
     add_flag(group, "--allow_private_urls", False, "let prompt URLs point at loopback/private addresses", bool)
     add_flag(group, "--verbose", False, "debug logs", bool)
@@ -91,6 +92,7 @@ def node_settings(args: argparse.Namespace, spaces_server: str = "") -> NodeSett
         max_pending=args.max_queue,
         keep_finished=args.keep_finished,
         max_batch=args.max_batch,
+        batch_decode=args.batch_decode,
         max_output_files=args.max_output_files,
         allow_private_urls=args.allow_private_urls,
         spaces_server=spaces_server,

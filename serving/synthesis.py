@@ -16,6 +16,7 @@ import numpy as np
 from indextts.audio import PROMPT_MIN_SECONDS, silence_samples
 from indextts.errors import Cancelled, IndexTTSError
 from indextts.pipeline import IndexTTS2, RequestPlan, SegmentAudio, to_int16
+from serving.decode_batching import DecodeBatching
 from serving.jobs import Admit, Job, JobCancelled, JobContext, JobFailure, JobResult, PartialAudio
 from serving.outputs import OutputStore
 from serving.request import EmotionMode, SynthesisRequest
@@ -100,13 +101,18 @@ class EngineRunner:
     """Runs prepared requests on the engine, streams their segments, writes the WAVs.
 
     Up to `max_batch` jobs run side by side, their GPT decoding batched one text segment at a time
-    (see `IndexTTS2.synthesize_round`); with `max_batch == 1`, one job after another.
+    (see `IndexTTS2.synthesize_round`); with `max_batch == 1`, one job after another. Their segments'
+    flow matching and vocoder are batched as `decode_batching` decides.
     A cancelled job (its context's `should_stop`) leaves the batch at the next decode step, or
     before its next segment, and ends as cancelled; the others go on as if it had never been there.
     """
 
-    def __init__(self, engine: IndexTTS2, outputs: OutputStore | None) -> None:
+    def __init__(
+        self, engine: IndexTTS2, outputs: OutputStore | None, decode_batching: DecodeBatching | None = None
+    ) -> None:
         self.engine, self.outputs = engine, outputs
+        # How a round's segments share the flow-matching solve and the vocoder (None: each alone).
+        self.decode_batching = decode_batching
 
     def run_batch(self, admit: Admit, max_batch: int) -> None:
         running: list[_RunningJob] = []
@@ -152,7 +158,8 @@ class EngineRunner:
             item.context.progress(0.2 + 0.7 * item.next_segment / count, f"segment {item.next_segment + 1}/{count}")
         made = 0
         try:
-            segments = self.engine.synthesize_round([(r.plan, r.next_segment) for r in running])
+            groups = self.decode_batching.groups if self.decode_batching else None
+            segments = self.engine.synthesize_round([(r.plan, r.next_segment) for r in running], groups)
             for item, segment in zip(running, segments, strict=True):
                 self._accept(item, segment)
                 made += 1

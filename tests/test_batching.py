@@ -199,11 +199,11 @@ def test_a_batch_that_runs_out_of_memory_is_retried_job_by_job(engine, demo_dir,
     real_round = engine.synthesize_round
     batch_sizes = []
 
-    def round_that_fits_one(work):
+    def round_that_fits_one(work, decode_groups=None):
         batch_sizes.append(len(work))
         if len(work) > 1:  # what a too-large batch does on a GPU
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real_round(work)
+        return real_round(work, decode_groups)
 
     monkeypatch.setattr(engine, "synthesize_round", round_that_fits_one)
     node = _node(engine, demo_dir, tmp_path, max_batch=3)

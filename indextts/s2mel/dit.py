@@ -129,6 +129,7 @@ class DiT(nn.Module):
         cond: Tensor,
         output_from: int = 0,
         all_frames_valid: bool = False,
+        edges_at_lengths: bool = False,
     ) -> Tensor:
         """x, prompt_x (B, M, T); x_lens (B or 1,) valid frames; t (B,); style (B, S); cond (B, T, K) → (B, M, T).
 
@@ -142,6 +143,9 @@ class DiT(nn.Module):
         `all_frames_valid`: the caller knows x_lens covers every frame (always so at inference), so no
         mask is built; attention and the WaveNet run faster without one, and an all-True mask changes
         no number. Deciding it here from x_lens would cost a device sync at every step.
+        `edges_at_lengths`: a padded batch of requests (x_lens (B,)): each sample's WaveNet reflects at
+        its own last valid frame, so its valid frames get the velocity it would get alone. The official
+        code reflects at the padded end (what training did); it has no batched inference to match.
         """
         B, _, T = x.shape
         if self.max_frames < T:
@@ -172,7 +176,8 @@ class DiT(nn.Module):
         h = self.conv1(x_res).transpose(1, 2)  # (B, C, T')
         g = self.t_embedder2(t).unsqueeze(2)  # (B, C, 1)
         head_mask = None if frame_mask is None else frame_mask[..., start:]  # (B or 1, 1, T')
-        h = self.wavenet(h, head_mask, g).transpose(1, 2) + self.res_projection(x_res)  # (B, T', C)
+        lengths = (x_lens.expand(B) - start) if edges_at_lengths else None  # (B,) valid frames of the crop
+        h = self.wavenet(h, head_mask, g, lengths).transpose(1, 2) + self.res_projection(x_res)  # (B, T', C)
         h = self.final_layer(h, t1).transpose(1, 2)  # (B, C, T')
         velocity = self.conv2(h)  # (B, M, T')
         if output_from == 0:

@@ -29,6 +29,22 @@ def reflect_pad(x: Tensor, left: int, right: int) -> Tensor:
     return padded[..., : padded.shape[-1] - extra]  # (B, C, left + T + right)
 
 
+def reflect_index(lengths: Tensor, total: int, left: int, right: int) -> Tensor:
+    """Source frame of each padded position when sample b of a padded batch reflects at lengths[b].
+
+    lengths (B,) valid frames of each sample, total T the padded length → (B, left + T + right).
+    Positions 0…lengths[b] + right − 1 read what `reflect_pad` of that sample alone would put there,
+    so a convolution's outputs on the valid frames are those of the sample alone; later positions
+    (whose outputs are thrown away) read some valid frame.
+    """
+    if bool((lengths <= max(left, right)).any()):
+        raise ValueError(f"every sample needs more than {max(left, right)} frames to reflect, got {lengths.tolist()}")
+    position = torch.arange(-left, total + right, device=lengths.device).abs()  # (left + T + right,)
+    last = lengths[:, None] - 1  # (B, 1)
+    index = torch.where(position > last, 2 * last - position, position)  # (B, left + T + right)
+    return index.clamp(0, total - 1)
+
+
 class ReflectConv1d(nn.Conv1d):
     """Stride-1 Conv1d that keeps the length by reflect padding (the extra sample goes on the left)."""
 
@@ -38,9 +54,14 @@ class ReflectConv1d(nn.Conv1d):
         self.pad_right = total // 2
         self.pad_left = total - self.pad_right
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """x (B, C_in, T) → (B, C_out, T); with `lengths` (B,), sample b reflects at its own end lengths[b]."""
         if self.pad_left or self.pad_right:
-            x = reflect_pad(x, self.pad_left, self.pad_right)  # (B, C_in, T + k − 1)
+            if lengths is None:
+                x = reflect_pad(x, self.pad_left, self.pad_right)  # (B, C_in, T + k − 1)
+            else:
+                index = reflect_index(lengths, x.shape[-1], self.pad_left, self.pad_right)  # (B, T + k − 1)
+                x = x.gather(2, index.unsqueeze(1).expand(-1, x.shape[1], -1))  # (B, C_in, T + k − 1)
         return super().forward(x)  # (B, C_out, T)
 
 
@@ -77,13 +98,17 @@ class WaveNet(nn.Module):
         """
         return sum(layer.pad_left for layer in self.in_layers)
 
-    def forward(self, x: Tensor, mask: Tensor | None, g: Tensor) -> Tensor:
-        """x (B, C, T), mask (B or 1, 1, T) or None when every frame is valid, g (B, G, 1) → (B, C, T)."""
+    def forward(self, x: Tensor, mask: Tensor | None, g: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """x (B, C, T), mask (B or 1, 1, T) or None when every frame is valid, g (B, G, 1) → (B, C, T).
+
+        `lengths` (B,): the convolutions reflect at each sample's own last valid frame, so the valid
+        frames come out as if each sample ran alone (the official code reflects at the padded end).
+        """
         C = self.hidden_channels
         g = self.cond_layer(g)  # (B, 2C·L, 1)
         skip = torch.zeros_like(x)  # (B, C, T)
         for i, (in_layer, res_skip_layer) in enumerate(zip(self.in_layers, self.res_skip_layers, strict=True)):
-            z = in_layer(x) + g[:, 2 * C * i : 2 * C * (i + 1), :]  # (B, 2C, T)
+            z = in_layer(x, lengths) + g[:, 2 * C * i : 2 * C * (i + 1), :]  # (B, 2C, T)
             tanh_part, gate_part = torch.split(z, C, dim=1)  # (B, C, T) each
             acts = torch.tanh(tanh_part) * torch.sigmoid(gate_part)  # (B, C, T)
             r = res_skip_layer(acts)  # (B, 2C, T), last layer (B, C, T)
