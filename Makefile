@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 # Commands the tests use, as command=debian-package.
-TEST_SYSTEM_PACKAGES := ffmpeg=ffmpeg sox=sox espeak-ng=espeak-ng chromium=chromium redis-server=redis-server
+TEST_SYSTEM_PACKAGES := ffmpeg=ffmpeg sox=sox espeak-ng=espeak-ng chromium=chromium redis-server=redis-server \
+	systemd-analyze=systemd
 
 .PHONY: run install test lint parity system-packages clean
 
