@@ -57,7 +57,7 @@ def test_a_killed_node_finishes_its_accepted_jobs_after_a_restart(demo_dir: Path
         assert [record.status for record in records] == ["completed"] * 4, log.read_text()[-3000:]
         assert all(record.result["duration"] > 0 for record in records)
         assert "from before the restart will be completed" in log.read_text()
-        assert len(hub.state.registrations) == 2
+        hub.wait_until(lambda: len(hub.state.registrations) == 2, what="the restarted node to register")
     finally:
         node.kill()
         node.wait(10)
