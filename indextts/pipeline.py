@@ -378,6 +378,14 @@ class IndexTTS2:
                 yield Cancelled(f"{outcome} of segment {index + 1}/{count}")
                 continue
             wav, decode_timings, together = outcome
+            limit = plan.settings_for(index).max_mel_tokens
+            if not result.stopped and limit == plan.settings.max_mel_tokens:  # not the demo's length cap
+                log.warning(
+                    "segment %d/%d reached max_mel_tokens (%d) before the stop code: it may be cut short",
+                    index + 1,
+                    count,
+                    limit,
+                )
             timings.add(decode_timings)
             if index == 0:
                 timings.prompt, timings.text = plan.prompt_seconds, plan.text_seconds
@@ -387,7 +395,7 @@ class IndexTTS2:
                 count,
                 f" (batch of {len(work)})" if len(work) > 1 else "",
                 result.codes.shape[0],
-                "" if result.stopped else f" (hit max_mel_tokens {plan.settings_for(index).max_mel_tokens})",
+                "" if result.stopped else f" (hit max_mel_tokens {limit})",
                 timings.gpt_generate,
                 timings.gpt_latent,
                 timings.s2mel,

@@ -57,3 +57,14 @@ def test_only_the_demo_checkpoint_gets_the_cap(demo_dir: Path, cache_dir: Path, 
             (real / entry.name).symlink_to(entry)
     loaded = load_engine(EngineOptions(model_dir=real, cache_dir=cache_dir, device="cpu"))
     assert not loaded.demo and loaded.engine.speech_length_cap is None
+
+
+def test_only_a_requests_own_limit_warns_that_a_segment_may_be_cut_short(
+    capped: IndexTTS2, caplog: pytest.LogCaptureFixture
+):
+    with caplog.at_level("WARNING", logger="indextts"):
+        list(capped.infer_stream(VOICE, SHORT, seed=1, num_beams=1))  # stopped by the demo's cap: expected
+        assert not [r for r in caplog.records if "cut short" in r.getMessage()]
+        list(capped.infer_stream(VOICE, SHORT, seed=1, num_beams=1, max_mel_tokens=20))  # the request's own limit
+    (warning,) = [r for r in caplog.records if "cut short" in r.getMessage()]
+    assert "max_mel_tokens (20)" in warning.getMessage()

@@ -355,11 +355,8 @@ def generate_codes_batch(
         live = still
     results = [search.result for search in searches]
     for result, s in zip(results, settings, strict=True):
-        if not result.stopped and not result.cancelled:
-            log.warning(
-                "generation stopped at max_mel_tokens (%d) before the stop code; the segment may be cut short",
-                s.max_mel_tokens,
-            )
+        if not result.stopped and not result.cancelled:  # the caller knows whether that limit was expected
+            log.debug("generation stopped at max_mel_tokens (%d) before the stop code", s.max_mel_tokens)
     return results  # type: ignore[return-value]
 
 
