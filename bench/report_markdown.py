@@ -5,15 +5,9 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-STAGE_ROWS = (
-    ("text front end", "text"),
-    ("prompt processing, cold (from the file)", "prompt_cold"),
-    ("prompt processing, cached", "prompt_cached"),
-    ("GPT generation", "gpt_generate"),
-    ("GPT latent pass", "gpt_latent"),
-    ("s2mel (25 steps, CFG)", "s2mel"),
-    ("vocoder (BigVGAN)", "vocoder"),
-)
+from compare_reference import ROWS
+
+STAGE_ROWS = tuple(row for row in ROWS if not row[1].startswith("total"))  # the stages, without the totals
 
 
 def gib(value: float | None) -> str:
