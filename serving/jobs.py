@@ -77,13 +77,21 @@ class JobResult:
 
 @dataclass(frozen=True)
 class PartialAudio:
-    """One streamed piece of a running job (a text segment's audio)."""
+    """One streamed piece of a running job: a text segment's audio, or a chunk of it.
+
+    `index`/`count` number the segments; `span` is the [start, end) character range of the
+    request's own text this piece was made from (None where it cannot be told), so clients can
+    subtitle or align what they play.
+    """
 
     index: int
     count: int
     text: str
     sample_rate: int
     audio: np.ndarray = field(repr=False)  # (n,) int16
+    span: tuple[int, int] | None = None
+    chunk: int = 0  # position of this piece inside its segment (0 for the first or only one)
+    last_in_segment: bool = True
 
 
 @dataclass(eq=False)
