@@ -90,6 +90,10 @@ class SynthesisRequest(BaseModel):
     length_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     max_mel_tokens: int = Field(1500, ge=50, le=1815)
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Makes sampling reproducible.")
+    streaming: StrictBool = Field(
+        False,
+        description="Set by streaming front doors: a short first segment and audio in chunks as it is made.",
+    )
 
     @field_validator(*NUMBER_FIELDS, mode="before")
     @classmethod
