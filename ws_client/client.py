@@ -69,7 +69,12 @@ class SpaceClient:
         self.uploader = Uploader(self.server_url, upload_retry, sleep=self._stopping.wait)
         self.delivery = Delivery(self.journal, self.uploader, self._send_result, self.status)
         self.site = SiteCheck(
-            self.server_url, self.journal, self.status, self._stopping, running_now=lambda: self.runner.current_request
+            self.server_url,
+            self.journal,
+            self.status,
+            self._stopping,
+            running_now=lambda: self.runner.current_request,
+            cancel_running=lambda request_id, reason: self.runner.cancel_running(request_id, reason),
         )
         self.runner = JobRunner(
             node,

@@ -57,6 +57,8 @@ class JobRunner:
         self._last_arrival = 0.0
         self._stopping = threading.Event()
         self._current: Job | None = None
+        self._abandoned: str | None = None  # the request in hand, once the site forgot it
+        self._hand = threading.Lock()  # current_request / _current / _abandoned change together
         self._thread = threading.Thread(target=self._loop, name="space-jobs", daemon=True)
 
     def start(self) -> None:
@@ -67,6 +69,17 @@ class JobRunner:
         with self._wake:
             self._last_arrival = time.monotonic()
             self._wake.notify_all()
+
+    def cancel_running(self, request_id: str, reason: str) -> bool:
+        """The site forgot the request in hand: stop its job (or never start it); False if not in hand."""
+        with self._hand:
+            if self.current_request != request_id:
+                return False
+            self._abandoned = request_id
+            job = self._current
+        if job is not None:
+            self.node.queue.cancel(job.id, reason)
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
@@ -82,7 +95,8 @@ class JobRunner:
                 with self._wake:
                     self._wake.wait(timeout=5.0)
                 continue
-            self.current_request = entry.request_id
+            with self._hand:
+                self.current_request, self._current, self._abandoned = entry.request_id, None, None
             try:
                 if self._still_wanted(entry.request_id):
                     self._run(entry)
@@ -90,7 +104,8 @@ class JobRunner:
                 log.exception("space request %s: unexpected error", entry.request_id)
                 self._on_failed(entry.request_id, failed_result(entry.request_id, "internal error on the node"), 0.0)
             finally:
-                self.current_request = None
+                with self._hand:
+                    self.current_request, self._current, self._abandoned = None, None, None
 
     def _wait_for_settled_burst(self) -> None:
         while not self._stopping.is_set():
@@ -112,9 +127,18 @@ class JobRunner:
             return
         if job is None:  # stopping before a queue place was free: run again after the restart
             return
+        with self._hand:
+            self._current = job
+            forgotten_meanwhile = self._abandoned == request.request_id
+        if forgotten_meanwhile:
+            self.node.queue.cancel(job.id, "the site forgot this request")
         while not self.node.queue.wait_finished(job, timeout=1.0).finished:
             if self._stopping.is_set():
                 return  # the node is shutting down; the journal keeps it accepted for the restart
+        if job.state is JobState.CANCELLED and self._abandoned == request.request_id:
+            seconds = time.perf_counter() - started
+            log.info("space request %s: stopped after %.2f s, the site forgot it", request.request_id, seconds)
+            return
         if job.state is JobState.CANCELLED:
             log.info("space request %s: cancelled by shutdown; will run after the restart", request.request_id)
             return

@@ -2,9 +2,11 @@
 
 The site keeps the requests it has not finished in memory only. After a restart it answers 404
 for them, and a result for one can never be delivered (its upload is refused with 403). So the
-node asks after every (re)registration about each journaled request it has not started (the
+node asks after every (re)registration about each journaled request it has not finished (the
 sweep), and again just before starting each job; a forgotten request is journaled `forgotten`,
-counted in the status panel and never run. Nothing is dropped on a guess:
+counted in the status panel and never run — or, when it is the one synthesizing right now, its
+job is cancelled at its next decode step, so the GPU goes to requests someone still waits for.
+Nothing is dropped on a guess:
 
 - 200 → the site knows it: run it;
 - 404 with the site's JSON `{"error": …}` → forgotten: drop it;
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 Answer = Literal["known", "forgotten", "no answer", "cannot tell"]
 TIMEOUT = httpx.Timeout(5.0)
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0)  # then every 5 s while the site does not answer
+FORGOTTEN_NOTE = "the site no longer knows this request (404 from its status)"
 
 
 class SiteCheck:
@@ -41,11 +44,13 @@ class SiteCheck:
         status: ConnectionStatus,
         stopping: threading.Event,
         running_now: Callable[[], str | None] = lambda: None,
+        cancel_running: Callable[[str, str], bool] = lambda request_id, reason: False,
     ) -> None:
-        """`running_now()` names the request the runner has in hand; the sweep leaves it to the runner."""
+        """`running_now()` names the request the runner has in hand; `cancel_running(request_id,
+        reason)` stops its job when the site forgot it mid-synthesis."""
         self.url = server_url.rstrip("/") + "/websockets/status"
         self.journal, self.status, self._stopping = journal, status, stopping
-        self._running_now = running_now
+        self._running_now, self._cancel_running = running_now, cancel_running
         self._http = httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
         self._warned = False
         self._sweep_due = threading.Event()
@@ -103,21 +108,23 @@ class SiteCheck:
         return False  # stopping: the job stays accepted in the journal for the next start
 
     def sweep(self) -> int:
-        """Drop every not-yet-run request the site has forgotten; → how many were dropped."""
+        """Drop every unfinished request the site has forgotten (stopping the running one); → how many."""
         dropped = 0
         for entry in self.journal.in_state(ACCEPTED):
             if self._stopping.is_set():
                 break
-            if entry.request_id == self._running_now():
-                continue  # the runner asks itself before starting it
-            if self.ask(entry.request_id) == "forgotten":
-                dropped += self._drop(entry.request_id)
+            if self.ask(entry.request_id) != "forgotten":
+                continue
+            running = entry.request_id == self._running_now()
+            dropped += self._drop(entry.request_id)
+            if running and self._cancel_running(entry.request_id, FORGOTTEN_NOTE):
+                log.warning("space request %s: forgotten by the site mid-synthesis; job cancelled", entry.request_id)
         if dropped:
             log.warning("the site forgot %d request(s) waiting on this node (it restarted); dropped unrun", dropped)
         return dropped
 
     def _drop(self, request_id: str) -> int:
-        if not self.journal.forgotten(request_id, "the site no longer knows this request (404 from its status)"):
+        if not self.journal.forgotten(request_id, FORGOTTEN_NOTE):
             return 0
         log.warning("space request %s: the site no longer knows it (it restarted); dropped without running", request_id)
         self.status.job_forgotten()
