@@ -13,19 +13,28 @@ import pytest
 from indextts.errors import TextError
 from indextts.factory.multilingual_vocab import write_multilingual_tokenizer
 from indextts.text.frontend_v25 import MultilingualFrontEnd
+from indextts.text.glossary import GLOSSARY_FILENAME, Glossary
 from indextts.text.multilingual import VOCAB_FILENAME, MultilingualTokenizer
 from indextts.text.normalizer import TextNormalizer
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory: pytest.TempPathFactory) -> MultilingualTokenizer:
-    path = write_multilingual_tokenizer(tmp_path_factory.mktemp("vocab") / VOCAB_FILENAME, "tiny")
-    return MultilingualTokenizer.from_file(path)
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The text half of a 2.5 checkpoint folder: the vocabulary and a glossary."""
+    folder = tmp_path_factory.mktemp("checkpoint-2.5")
+    write_multilingual_tokenizer(folder / VOCAB_FILENAME, "tiny")
+    Glossary({"NVMe": "N V M E"}).save(folder / GLOSSARY_FILENAME)
+    return folder
 
 
 @pytest.fixture(scope="module")
-def frontend(tokenizer: MultilingualTokenizer, normalizer: TextNormalizer, cache_dir: Path) -> MultilingualFrontEnd:
-    return MultilingualFrontEnd(tokenizer, normalizer, cache_dir, text_capacity=600)
+def frontend(model_dir: Path, normalizer: TextNormalizer, cache_dir: Path) -> MultilingualFrontEnd:
+    return MultilingualFrontEnd.from_checkpoint(model_dir, VOCAB_FILENAME, 600, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(frontend: MultilingualFrontEnd) -> MultilingualTokenizer:
+    return frontend.tokenizer
 
 
 @pytest.mark.parametrize(
@@ -52,6 +61,25 @@ def test_each_language_is_normalised_and_cased_its_own_way(
 
 def test_normalisation_can_be_switched_off(frontend: MultilingualFrontEnd) -> None:
     assert frontend.prepare("I have 3 Apples。", "en", normalize=False) == "i have 3 apples."
+
+
+def test_the_checkpoint_glossary_is_read_for_zh_and_en(frontend: MultilingualFrontEnd) -> None:
+    assert frontend.prepare("an NVMe disk", "en") == "an n v m e disk"
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("今日はいい天気ですね", "ja"),
+        ("今天天气很好", "zh"),
+        ("مرحبا بالعالم", "ar"),
+        ("¿Qué tal? Mañana", "es"),
+        ("Hello there", "en"),
+        ("<行|xing2> is a word", "zh"),  # the annotated word counts, not its reading
+    ],
+)
+def test_a_request_without_language_gets_a_guess(frontend: MultilingualFrontEnd, text: str, language: str) -> None:
+    assert frontend.detect_language(text) == language
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,14 @@ from indextts.text.multilingual import VOCAB_FILENAME, MultilingualTokenizer, sp
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> MultilingualTokenizer:
-    path = write_multilingual_tokenizer(tmp_path_factory.mktemp("vocab") / VOCAB_FILENAME, "tiny")
+    path = tmp_path_factory.mktemp("vocab") / VOCAB_FILENAME
+    assert write_multilingual_tokenizer(path, "tiny") == 4096
     return MultilingualTokenizer.from_file(path)
 
 
 def test_full_vocabulary_has_the_official_size_and_special_ids(tmp_path: Path) -> None:
-    tokenizer = MultilingualTokenizer.from_file(write_multilingual_tokenizer(tmp_path / VOCAB_FILENAME, "full"))
+    assert write_multilingual_tokenizer(tmp_path / VOCAB_FILENAME, "full") == 60509
+    tokenizer = MultilingualTokenizer.from_file(tmp_path / VOCAB_FILENAME)
     assert tokenizer.vocab_size == NUMBER_TEXT_TOKENS["full"] == 60509
     ranks = tokenizer.rank_count
     assert ranks == 60509 - 1673

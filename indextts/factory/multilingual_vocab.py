@@ -105,12 +105,13 @@ def synthetic_ranks(size: VocabSize) -> list[bytes]:
     return list(ranks)
 
 
-def write_multilingual_tokenizer(path: str | Path, size: VocabSize = "tiny") -> Path:
-    """Write a `.tiktoken` file in the official format (one `base64(token) rank` per line)."""
+def write_multilingual_tokenizer(path: str | Path, size: VocabSize = "tiny") -> int:
+    """Write a `.tiktoken` file in the official format (one `base64(token) rank` per line);
+    returns the vocabulary size with the special tokens (`number_text_tokens` for its GPT)."""
     path = Path(path)
     lines = (f"{base64.b64encode(token).decode('ascii')} {rank}\n" for rank, token in enumerate(synthetic_ranks(size)))
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(path.name + ".partial")
     scratch.write_text("".join(lines), encoding="utf-8")
     os.replace(scratch, path)  # never a half-written vocabulary under the real name
-    return path
+    return NUMBER_TEXT_TOKENS[size]

@@ -10,7 +10,8 @@
          ─ cut by token count (segmenter_v25.py)
          ─ ids: "<|lang|> " + segment, encoded, id 1 appended (multilingual.py)
 
-The official code chooses no language by itself: the caller names it (its UI defaults to zh).
+The official code chooses no language by itself: the caller names it (its UI defaults to zh);
+`detect_language` is this project's guess for requests that name none.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from indextts.config import default_cache_dir
 from indextts.errors import TextError
 from indextts.text.annotations import apply_annotations
 from indextts.text.frontend import TextSegment
@@ -26,7 +28,7 @@ from indextts.text.japanese import JapaneseSpacer
 from indextts.text.multilingual import VOCAB_FILENAME, MultilingualTokenizer
 from indextts.text.nemo import shared_backend as nemo_backend
 from indextts.text.normalizer import TextNormalizer
-from indextts.text.rules import replace_punctuation
+from indextts.text.rules import HAN, PRONUNCIATION_ANNOTATION, replace_punctuation
 from indextts.text.segmenter_v25 import split_by_tokens
 
 DEFAULT_LANGUAGE = "zh"
@@ -36,6 +38,19 @@ LOWER_CASE_LANGUAGES = ("zh", "en", "ja")
 UPPER_CASE_LANGUAGES = ("es",)
 
 _SPECIAL_TOKEN_TEXT = re.compile(r"<\|([^|]+)\|>")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_SPANISH = re.compile(r"[ñáéíóúü¿¡]", re.IGNORECASE)
+
+
+def detect_language(text: str) -> str:
+    """Kana → ja, else hanzi → zh, else Arabic script → ar, else ñ/accents/¿¡ → es, else en.
+    Pronunciation annotations are skipped: their readings are not the text's language."""
+    text = PRONUNCIATION_ANNOTATION.sub(lambda m: m.group(1), text)
+    for pattern, language in ((_KANA, "ja"), (HAN, "zh"), (_ARABIC, "ar"), (_SPANISH, "es")):
+        if pattern.search(text):
+            return language
+    return "en"
 
 
 class MultilingualFrontEnd:
@@ -53,17 +68,30 @@ class MultilingualFrontEnd:
 
     @classmethod
     def from_checkpoint(
-        cls, model_dir: str | Path, cache_dir: Path, text_capacity: int, vocab_filename: str = VOCAB_FILENAME
+        cls,
+        model_dir: str | Path,
+        tokenizer_file: str = VOCAB_FILENAME,
+        max_text_tokens: int = 600,
+        cache_dir: Path | None = None,
     ) -> MultilingualFrontEnd:
-        """The checkpoint's `.tiktoken` vocabulary, and its `glossary.yaml` when there is one."""
+        """The checkpoint's `.tiktoken` vocabulary (`dataset.bpe_model`), and its `glossary.yaml`
+        when there is one; `max_text_tokens` is `gpt.max_text_tokens`. Compiled grammars are kept
+        in `cache_dir` (default: the project's cache folder)."""
         model_dir = Path(model_dir)
-        tokenizer = MultilingualTokenizer.from_file(model_dir / vocab_filename)
+        cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        tokenizer = MultilingualTokenizer.from_file(model_dir / tokenizer_file)
         normalizer = TextNormalizer(cache_dir, Glossary.load(model_dir / GLOSSARY_FILENAME))
-        return cls(tokenizer, normalizer, cache_dir, text_capacity)
+        return cls(tokenizer, normalizer, cache_dir, max_text_tokens)
 
     @property
     def languages(self) -> tuple[str, ...]:
         return self.tokenizer.languages
+
+    @staticmethod
+    def detect_language(text: str) -> str:
+        """A language for a request that names none (this project's rule, not upstream's: the
+        official code always takes the language from the caller)."""
+        return detect_language(text)
 
     def load(self, languages: tuple[str, ...] | None = None) -> None:
         """Prepare the normalisers of `languages` (all by default) now rather than on first use."""
