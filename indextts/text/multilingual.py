@@ -122,14 +122,15 @@ class MultilingualTokenizer:
     languages: tuple[str, ...] = SUPPORTED_LANGUAGES
 
     def __init__(self, ranks: dict[bytes, int], name: str = VOCAB_FILENAME) -> None:
-        specials = special_tokens()
         self.rank_count = len(ranks)
+        # special token → id, in id order
+        self.specials = {token: self.rank_count + i for i, token in enumerate(special_tokens())}
         self.encoding = tiktoken.Encoding(
             name=name,
             pat_str=PRETOKENIZE_PATTERN,
             mergeable_ranks=ranks,
-            special_tokens={token: self.rank_count + i for i, token in enumerate(specials)},
-            explicit_n_vocab=self.rank_count + len(specials),
+            special_tokens=self.specials,
+            explicit_n_vocab=self.rank_count + len(self.specials),
         )
 
     @classmethod
