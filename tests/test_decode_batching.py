@@ -25,7 +25,7 @@ from indextts.vocoder import BigVGAN, BigVGANConfig
 from indextts.vocoder import batched as vocoder_batched
 from indextts.vocoder.batched import vocode_batch
 from indextts.weights import init_random_
-from serving.decode_batching import DecodeBatching, decode_batching_for
+from serving.decode_batching import CPU_RULE, CUDA_RULE, DecodeBatching, decode_batching_for
 from serving.engine import LoadedEngine
 from serving.jobs import JobState
 from serving.node import Node, NodeSettings
@@ -227,13 +227,15 @@ def test_rule_groups_segments_of_similar_length_up_to_a_size():
         DecodeBatching(max_length_ratio=0.5)
 
 
-def test_auto_batches_decode_on_cuda_only():
-    assert decode_batching_for("auto", torch.device("cpu")) is None
-    assert decode_batching_for("auto", torch.device("cuda")) == DecodeBatching()
-    assert decode_batching_for("on", torch.device("cpu")) == DecodeBatching()
-    assert decode_batching_for("off", torch.device("cuda")) is None
+def test_auto_picks_the_rule_measured_for_the_device():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert decode_batching_for("auto", cpu) == CPU_RULE
+    assert CPU_RULE.groups([600, 600, 610, 600, 600, 900]) == [[0, 1, 3, 4], [2], [5]]  # ≤ 4, one length
+    assert decode_batching_for("auto", cuda) == CUDA_RULE
+    assert decode_batching_for("on", cpu) == CUDA_RULE
+    assert decode_batching_for("off", cuda) is None
     with pytest.raises(ValueError, match="batch_decode must be one of auto, on, off"):
-        decode_batching_for("yes", torch.device("cpu"))
+        decode_batching_for("yes", cpu)
 
 
 # --- the real pipeline ---------------------------------------------------------------------------
