@@ -68,7 +68,6 @@ class StageClock:
     def __init__(self) -> None:
         self.wall: dict[str, float] = defaultdict(float)
         self.cpu: dict[str, float] = defaultdict(float)
-        self.stage_timings: dict[str, float] = defaultdict(float)
 
     def wrap(self, owner: object, name: str, stage: str) -> None:
         method: Callable = getattr(owner, name)
@@ -101,8 +100,6 @@ def main(argv: list[str] | None = None) -> int:
             load_level(node, 2, request)  # warm-up: prompt cache, first-call costs
             for name, stage in STAGES.items():
                 clock.wrap(tts, name, stage)
-            # decode and decode_batch report their own split into s2mel and vocoder
-            segments = 0
             started_wall, started_cpu = time.perf_counter(), time.process_time()
             if args.ops:
                 with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
@@ -110,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 level = load_level(node, args.requests, request)
             wall, cpu = time.perf_counter() - started_wall, time.process_time() - started_cpu
-            segments = sum(len(job.result.audio) > 0 for job in node.queue.jobs()) if hasattr(node.queue, "jobs") else 0
         finally:
             node.close()
     n = args.requests
@@ -125,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {stage} | {w:.3f} | {100 * w / wall:.0f} % | {c:.3f} | {100 * c / cpu:.0f} % | {c / n:.4f} |")
     if args.ops:
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.ops))
-    del segments
     return 0
 
 
