@@ -31,7 +31,7 @@ class NodeSettings:
     max_pending: int = 32
     keep_finished: float = 300.0  # seconds a finished job stays queryable
     max_batch: int = 8  # jobs running side by side (their GPT decode batched); 1 = strictly one at a time
-    batch_decode: str = "auto"  # their segments' s2mel + vocoder batched too: auto (CUDA only), on, off
+    batch_decode: str = "auto"  # their segments' s2mel + vocoder batched too: auto (per device), on, off
     max_output_files: int = 500
     max_output_bytes: int = 2 * 1024**3
     allow_private_urls: bool = False

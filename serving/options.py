@@ -63,7 +63,12 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(group, "--max_queue", 32, "jobs allowed to wait; more are refused as busy", int)
     add_flag(group, "--keep_finished", 300.0, "seconds a finished job stays queryable", float)
     add_flag(group, "--max_batch", 8, "jobs run side by side, their GPT decoding batched (1: one at a time)", int)
-    add_flag(group, "--batch_decode", "auto", "batch side-by-side jobs' s2mel + vocoder: auto (CUDA only), on, off")
+    add_flag(
+        group,
+        "--batch_decode",
+        "auto",
+        "batch side-by-side jobs' s2mel + vocoder: auto (per device: small same-length groups on the CPU), on, off",
+    )
     add_flag(group, "--allowed_dirs", "./examples", "comma-separated folders whose files requests may name by path")
     add_flag(group, "--allow_private_urls", False, "let prompt URLs point at loopback/private addresses", bool)
     add_flag(group, "--verbose", False, "debug logs", bool)

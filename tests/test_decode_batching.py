@@ -14,16 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from indextts.factory.configs import bigvgan_config, tiny_config
 from indextts.s2mel import S2Mel
 from indextts.s2mel.batched import MelRequest, generate_mel_batch
+from indextts.s2mel.dit import ConditionOnce
 from indextts.s2mel.wavenet import reflect_index, reflect_pad
 from indextts.vocoder import BigVGAN, BigVGANConfig
 from indextts.vocoder import batched as vocoder_batched
 from indextts.vocoder.batched import vocode_batch
 from indextts.weights import init_random_
-from serving.decode_batching import DecodeBatching, decode_batching_for
+from serving.decode_batching import CPU_RULE, CUDA_RULE, DecodeBatching, decode_batching_for
 from serving.engine import LoadedEngine
 from serving.jobs import JobState
 from serving.node import Node, NodeSettings
@@ -99,15 +101,49 @@ def test_without_per_request_edges_the_padding_would_leak(s2mel: S2Mel, monkeypa
     """The WaveNet's reflection at each request's own end is what keeps the shorter requests exact."""
     inputs = _mel_requests(s2mel, SHAPES)
     alone = s2mel.generate_mel(**inputs[0], steps=3, generator=torch.Generator().manual_seed(0))
-    real_forward = s2mel.estimator.forward
+    real_velocity = s2mel.estimator.velocity
 
     def padded_end_reflection(*args, **kwargs):
-        return real_forward(*args, **{**kwargs, "edges_at_lengths": False})
+        return real_velocity(*args, **{**kwargs, "edges_at_lengths": False})
 
-    monkeypatch.setattr(s2mel.estimator, "forward", padded_end_reflection)
+    monkeypatch.setattr(s2mel.estimator, "velocity", padded_end_reflection)
     requests = [MelRequest(**r, generator=torch.Generator().manual_seed(i)) for i, r in enumerate(inputs)]
     leaked = generate_mel_batch(s2mel.estimator, requests, steps=3)[0]
     assert (leaked - alone).abs().max() > 100 * MEL_ATOL
+
+
+def test_condition_projected_once_per_solve_gives_the_estimators_velocity(s2mel: S2Mel):
+    """The prompt, style and content are projected at the first step and reused: the velocity is the
+    estimator's, step after step, and a new solve's conditioning is projected anew (never a stale one)."""
+    dit = s2mel.estimator
+    g = torch.Generator().manual_seed(5)
+    T, lengths = 48, torch.tensor([48])
+    velocity = ConditionOnce(dit, output_from=10)
+    for _ in range(2):  # a second solve with other prompts through the same object
+        prompt, style = torch.randn(2, 80, T, generator=g), torch.randn(2, 192, generator=g)
+        cond = torch.randn(2, T, dit.cond_projection.in_features, generator=g)
+        with torch.inference_mode():
+            for t in (0.1, 0.6):
+                x, time = torch.randn(2, 80, T, generator=g), torch.full((2,), t)
+                expected = dit(x, prompt, lengths, time, style, cond, output_from=10)
+                torch.testing.assert_close(velocity(x, prompt, lengths, time, style, cond), expected)
+            # the split is the merged linear map of the concatenated inputs (its definition)
+            merged = dit.cond_x_merge_linear(
+                torch.cat([x.transpose(1, 2), prompt.transpose(1, 2), dit.cond_projection(cond),
+                           style[:, None].expand(2, T, -1)], dim=-1)
+            )  # fmt: skip
+            split = F.linear(x.transpose(1, 2), dit.cond_x_merge_linear.weight[:, :80])
+            torch.testing.assert_close(split + dit.project_condition(prompt, style, cond), merged)
+
+
+def test_flow_matching_batch_of_one_length_gives_each_request_its_mel_alone(s2mel: S2Mel):
+    """Requests of the same solver length (a length bucket) run unmasked, as one alone does."""
+    inputs = _mel_requests(s2mel, [(60, 40), (70, 30), (60, 40)])
+    alone = [s2mel.generate_mel(**r, steps=4, generator=torch.Generator().manual_seed(i)) for i, r in enumerate(inputs)]
+    requests = [MelRequest(**r, generator=torch.Generator().manual_seed(i)) for i, r in enumerate(inputs)]
+    for mine, reference in zip(generate_mel_batch(s2mel.estimator, requests, steps=4), alone, strict=True):
+        assert mine.shape == reference.shape
+        torch.testing.assert_close(mine, reference, rtol=0, atol=MEL_ATOL)
 
 
 def test_reflect_index_reflects_each_sample_at_its_own_end():
@@ -151,6 +187,23 @@ def test_vocoder_batch_gives_each_mel_its_waveform_alone(overrides: dict):
         torch.testing.assert_close(mine, reference, rtol=0, atol=WAVE_ATOL)
 
 
+def test_vocoder_batch_of_one_length_gives_each_mel_its_waveform_alone(monkeypatch):
+    """Mels of one length (a length bucket) are a plain batch: no tail fills are needed or made."""
+    vocoder = _vocoder()
+    mels = _mels([64, 64, 64])
+    with torch.inference_mode():
+        alone = [vocoder(mel) for mel in mels]
+
+    def no_fill(x, lengths):
+        raise AssertionError("a batch without padding needs no tail fill")
+
+    monkeypatch.setattr(vocoder_batched, "_zero_tail", no_fill)
+    monkeypatch.setattr(vocoder_batched, "_repeat_tail", no_fill)
+    for mine, reference in zip(vocode_batch(vocoder, mels), alone, strict=True):
+        assert mine.shape == reference.shape
+        torch.testing.assert_close(mine, reference, rtol=0, atol=WAVE_ATOL)
+
+
 def test_vocoder_batch_without_the_tail_fills_would_leak(monkeypatch):
     vocoder = _vocoder()
     mels = _mels([40, 90])
@@ -174,13 +227,15 @@ def test_rule_groups_segments_of_similar_length_up_to_a_size():
         DecodeBatching(max_length_ratio=0.5)
 
 
-def test_auto_batches_decode_on_cuda_only():
-    assert decode_batching_for("auto", torch.device("cpu")) is None
-    assert decode_batching_for("auto", torch.device("cuda")) == DecodeBatching()
-    assert decode_batching_for("on", torch.device("cpu")) == DecodeBatching()
-    assert decode_batching_for("off", torch.device("cuda")) is None
+def test_auto_picks_the_rule_measured_for_the_device():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert decode_batching_for("auto", cpu) == CPU_RULE
+    assert CPU_RULE.groups([600, 600, 610, 600, 600, 900]) == [[0, 1, 3, 4], [2], [5]]  # ≤ 4, one length
+    assert decode_batching_for("auto", cuda) == CUDA_RULE
+    assert decode_batching_for("on", cpu) == CUDA_RULE
+    assert decode_batching_for("off", cuda) is None
     with pytest.raises(ValueError, match="batch_decode must be one of auto, on, off"):
-        decode_batching_for("yes", torch.device("cpu"))
+        decode_batching_for("yes", cpu)
 
 
 # --- the real pipeline ---------------------------------------------------------------------------

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from indextts.s2mel.dit import DiT
+from indextts.s2mel.dit import ConditionOnce, DiT
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,15 @@ def generate_mel_batch(
     style = torch.cat([r.style for r in requests], dim=0)  # (B, S)
 
     # Frames before the shortest prompt are reset after every step: their velocity is not needed.
-    velocity = partial(estimator, output_from=min(r.prompt_frames for r in requests), edges_at_lengths=True)
+    # The prompt, style and content are projected once for the whole solve (`ConditionOnce`).
+    # Requests of one length need no mask and no per-request edges: the estimator runs as for one alone.
+    same_length = all(r.frames == T for r in requests)
+    velocity = ConditionOnce(
+        estimator,
+        output_from=min(r.prompt_frames for r in requests),
+        all_frames_valid=same_length,
+        edges_at_lengths=not same_length,
+    )
     if cfg_rate > 0:
         prompt_x = torch.cat([prompt_x, torch.zeros_like(prompt_x)], dim=0)  # (2B, M, T)
         style = torch.cat([style, torch.zeros_like(style)], dim=0)  # (2B, S)

@@ -147,6 +147,35 @@ class DiT(nn.Module):
         its own last valid frame, so its valid frames get the velocity it would get alone. The official
         code reflects at the padded end (what training did); it has no batched inference to match.
         """
+        return self.velocity(
+            x, x_lens, t, self.project_condition(prompt_x, style, cond), output_from, all_frames_valid, edges_at_lengths
+        )
+
+    def project_condition(self, prompt_x: Tensor, style: Tensor, cond: Tensor) -> Tensor:
+        """prompt_x (B, M, T), style (B, S), cond (B, T, K) → their share of the merged input (B, T, D).
+
+        `cond_x_merge_linear` maps [xᵀ | promptᵀ | cond_projection(cond) | style] to the width D; being
+        linear, it is W_x·xᵀ + (W_rest·[promptᵀ | cond_projection(cond) | style] + bias), and the second
+        term does not change between the solver's steps. `ConditionOnce` computes it once per solve.
+        """
+        B, _, T = prompt_x.shape
+        m = self.in_channels
+        rest = torch.cat(
+            [prompt_x.transpose(1, 2), self.cond_projection(cond), style[:, None, :].expand(B, T, -1)], dim=-1
+        )  # (B, T, M + D + S)
+        return F.linear(rest, self.cond_x_merge_linear.weight[:, m:], self.cond_x_merge_linear.bias)  # (B, T, D)
+
+    def velocity(
+        self,
+        x: Tensor,
+        x_lens: Tensor,
+        t: Tensor,
+        condition: Tensor,
+        output_from: int = 0,
+        all_frames_valid: bool = False,
+        edges_at_lengths: bool = False,
+    ) -> Tensor:
+        """`forward` with the conditioning inputs already projected (`project_condition`) → (B, M, T)."""
         B, _, T = x.shape
         if self.max_frames < T:
             raise ValueError(
@@ -157,10 +186,7 @@ class DiT(nn.Module):
             raise ValueError(f"output_from must be a frame index in [0, {T}), got {output_from}")
         t1 = self.t_embedder(t)  # (B, D)
         x = x.transpose(1, 2)  # (B, T, M)
-        x_in = torch.cat(
-            [x, prompt_x.transpose(1, 2), self.cond_projection(cond), style[:, None, :].expand(B, T, -1)], dim=-1
-        )  # (B, T, 2M + D + S)
-        x_in = self.cond_x_merge_linear(x_in)  # (B, T, D)
+        x_in = F.linear(x, self.cond_x_merge_linear.weight[:, : self.in_channels]) + condition  # (B, T, D)
 
         if all_frames_valid:
             frame_mask = attn_mask = None
@@ -183,3 +209,25 @@ class DiT(nn.Module):
         if output_from == 0:
             return velocity  # (B, M, T)
         return F.pad(velocity[..., output_from - start :], (output_from, 0))  # (B, M, T), zero before output_from
+
+
+class ConditionOnce:
+    """The DiT as one solve's estimator (the official argument order): the request-invariant inputs
+    (prompt mel, style, content) are projected once, at the first step, and reused while the solver
+    passes the same tensors, instead of being concatenated and projected again at every step.
+
+    Only the order of additions changes (W_x·x + the projected rest, against one product over the
+    concatenation): ~1e-7 relative per call. Keyword options go to `DiT.velocity`.
+    """
+
+    def __init__(self, dit: DiT, **options: object) -> None:
+        self.dit, self.options = dit, options
+        self._inputs: tuple[Tensor, Tensor, Tensor] | None = None
+        self._condition: Tensor | None = None
+
+    def __call__(self, x: Tensor, prompt_x: Tensor, x_lens: Tensor, t: Tensor, style: Tensor, cond: Tensor) -> Tensor:
+        inputs = (prompt_x, style, cond)
+        if self._inputs is None or any(a is not b for a, b in zip(inputs, self._inputs, strict=True)):
+            self._condition = self.dit.project_condition(prompt_x, style, cond)  # (B, T, D)
+            self._inputs = inputs
+        return self.dit.velocity(x, x_lens, t, self._condition, **self.options)  # type: ignore[arg-type]

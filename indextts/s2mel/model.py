@@ -19,7 +19,6 @@ missing or misshaped keys silently.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from torch import Tensor, nn
 
 from indextts.config import ModelConfig
 from indextts.errors import CheckpointError, ConfigError
-from indextts.s2mel.dit import DiT
+from indextts.s2mel.dit import ConditionOnce, DiT
 from indextts.s2mel.flow_matching import solve_cfm
 from indextts.s2mel.length_regulator import InterpolateRegulator
 from indextts.weights import build_on_meta, fold_weight_norms, load_strict, torch_load, unfold_weight_norms
@@ -127,8 +126,9 @@ class S2Mel(nn.Module):
                 f"{ref_mel.shape[-1]}; regulate the prompt's semantic features to the mel length"
             )
         mu = torch.cat([prompt_condition, cond], dim=1)  # (1, T_ref + T_gen, C)
-        # The sampler resets the prompt frames after every step, so their velocity need not be computed.
-        estimator = partial(self.estimator, output_from=ref_mel.shape[-1], all_frames_valid=True)
+        # The sampler resets the prompt frames after every step, so their velocity need not be computed;
+        # the prompt, style and content are projected once for the whole solve.
+        estimator = ConditionOnce(self.estimator, output_from=ref_mel.shape[-1], all_frames_valid=True)
         return solve_cfm(estimator, mu, ref_mel, style, steps, cfg_rate, temperature, noise, generator, should_stop)
 
 

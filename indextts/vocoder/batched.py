@@ -71,6 +71,8 @@ def vocode_batch(vocoder: BigVGAN, mels: Sequence[Tensor]) -> list[Tensor]:
         return []
     frames = [mel.shape[-1] for mel in mels]
     total = max(frames)
+    if min(frames) == total:  # no padding: a plain batch, every operation pads as it does alone
+        return list(vocoder(torch.cat(list(mels), dim=0)).split(1, dim=0))
     x = torch.cat([F.pad(mel, (0, total - mel.shape[-1])) for mel in mels], dim=0)  # (B, M, T), zero tails
     lengths = torch.tensor(frames, device=x.device)  # (B,)
     x = vocoder.conv_pre(x)  # (B, C, T)
