@@ -133,6 +133,16 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                     )
                     stop_button = tr.add(gr.Button(text("stop", lang0), variant="stop", elem_id="stop"), value="stop")
             with gr.Column():
+                live_audio = tr.add(
+                    gr.Audio(
+                        label=text("live_result", lang0),
+                        streaming=True,
+                        autoplay=True,
+                        interactive=False,
+                        elem_id="live-audio",
+                    ),
+                    label="live_result",
+                )
                 result_audio = tr.add(
                     gr.Audio(
                         label=text("result", lang0),
@@ -359,7 +369,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
             handlers.generate,
             [lang, prompt_audio, text_box, emo_mode, emo_audio, emo_alpha, *sliders, emo_text, use_random, seg_tokens]
             + [sampling_inputs[name] for name in SAMPLING_FIELDS],
-            [result_audio, result_info],
+            [live_audio, result_audio, result_info],
             # Many pages may wait at once; the node's own queue orders them and reports positions.
             concurrency_limit=None,
             api_name="generate",
