@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--modes", default="before,after", help="before (streaming off), after (on), or both")
     parser.add_argument("--repeat", type=int, default=1, help="runs per door and mode (the median is shown)")
     parser.add_argument("--text", default=TEXT, help="the text (three sentences by default)")
+    parser.add_argument("--num-beams", type=int, default=3, help="beam width (3: the official default)")
     parser.add_argument("--seg-tokens", type=int, default=120, help="max text tokens per segment (the default)")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir() / "bench", help="checkpoints live here")
     parser.add_argument("--json", type=Path, help="also write every figure here")
@@ -140,15 +142,28 @@ class Clock:
         return (self.first if self.first is not None else float("nan")), total
 
 
-def _speech(text: str, seg_tokens: int, **extra: Any) -> dict[str, Any]:
-    body = {"model": "tts-1", "input": text, "voice": "alloy", "response_format": "pcm"}
-    return body | {"max_text_tokens_per_segment": seg_tokens, "seed": 1, **extra}
+@dataclass(frozen=True)
+class Ask:
+    """What every door is asked: the same text, segmentation and decoding."""
+
+    text: str
+    seg_tokens: int
+    num_beams: int
+    before: bool
+
+    def settings(self, seg_name: str = "max_text_tokens_per_segment") -> dict[str, Any]:
+        return {seg_name: self.seg_tokens, "num_beams": self.num_beams, "seed": 1}
 
 
-def door_rest(http: str, ws: str, text: str, seg_tokens: int, before: bool) -> tuple[float, float]:
-    body = {"text": text, "spk_audio": PROMPT.read_bytes().hex(), "max_text_tokens_per_segment": seg_tokens}
+def _speech(ask: Ask, **extra: Any) -> dict[str, Any]:
+    body = {"model": "tts-1", "input": ask.text, "voice": "alloy", "response_format": "pcm"}
+    return body | ask.settings() | extra
+
+
+def door_rest(http: str, ws: str, ask: Ask) -> tuple[float, float]:
+    body = {"text": ask.text, "spk_audio": PROMPT.read_bytes().hex(), **ask.settings()}
     clock = Clock()
-    with requests.post(f"{http}/tts", json=body | {"seed": 1}, stream=True, timeout=3600) as response:
+    with requests.post(f"{http}/tts", json=body, stream=True, timeout=3600) as response:
         response.raise_for_status()
         for chunk in response.iter_content(None):  # the JSON carries the audio: its first byte is the answer
             if chunk:
@@ -171,27 +186,27 @@ def _openai(http: str, body: dict[str, Any], sse: bool = False) -> tuple[float, 
     return clock.done()
 
 
-def door_openai(http: str, ws: str, text: str, seg_tokens: int, before: bool) -> tuple[float, float]:
-    return _openai(http, _speech(text, seg_tokens))
+def door_openai(http: str, ws: str, ask: Ask) -> tuple[float, float]:
+    return _openai(http, _speech(ask))
 
 
-def door_openai_audio(http: str, ws: str, text: str, seg_tokens: int, before: bool) -> tuple[float, float]:
-    return _openai(http, _speech(text, seg_tokens, stream_format="audio"))
+def door_openai_audio(http: str, ws: str, ask: Ask) -> tuple[float, float]:
+    return _openai(http, _speech(ask, stream_format="audio"))
 
 
-def door_openai_sse(http: str, ws: str, text: str, seg_tokens: int, before: bool) -> tuple[float, float]:
-    return _openai(http, _speech(text, seg_tokens, stream_format="sse"), sse=True)
+def door_openai_sse(http: str, ws: str, ask: Ask) -> tuple[float, float]:
+    return _openai(http, _speech(ask, stream_format="sse"), sse=True)
 
 
-def _websocket(ws: str, text: str, seg_tokens: int, **fields: Any) -> tuple[float, float]:
+def _websocket(ws: str, ask: Ask, **fields: Any) -> tuple[float, float]:
     from websockets.asyncio.client import connect
 
     async def go() -> tuple[float, float]:
         async with connect(ws, max_size=None) as socket:
             await socket.recv()  # the welcome
-            message = {"type": "tts_stream", "text": text, "prompt_audio": str(PROMPT.relative_to(REPO))}
+            message = {"type": "tts_stream", "text": ask.text, "prompt_audio": str(PROMPT.relative_to(REPO))}
             clock = Clock()
-            await socket.send(json.dumps(message | {"max_tokens": seg_tokens, "seed": 1, **fields}))
+            await socket.send(json.dumps(message | ask.settings("max_tokens") | fields))
             async for frame in socket:
                 if isinstance(frame, bytes):
                     clock.audio()
@@ -202,41 +217,41 @@ def _websocket(ws: str, text: str, seg_tokens: int, **fields: Any) -> tuple[floa
     return asyncio.run(go())
 
 
-def door_ws(http: str, ws: str, text: str, seg_tokens: int, before: bool) -> tuple[float, float]:
-    return _websocket(ws, text, seg_tokens)
+def door_ws(http: str, ws: str, ask: Ask) -> tuple[float, float]:
+    return _websocket(ws, ask)
 
 
-def door_ws_segments(http: str, ws: str, text: str, seg_tokens: int, before: bool) -> tuple[float, float]:
-    return _websocket(ws, text, seg_tokens, stream=True)
+def door_ws_segments(http: str, ws: str, ask: Ask) -> tuple[float, float]:
+    return _websocket(ws, ask, stream=True)
 
 
-def door_ws_chunks(http: str, ws: str, text: str, seg_tokens: int, before: bool) -> tuple[float, float]:
-    return _websocket(ws, text, seg_tokens, chunks=True, chunk_format="pcm")
+def door_ws_chunks(http: str, ws: str, ask: Ask) -> tuple[float, float]:
+    return _websocket(ws, ask, chunks=True, chunk_format="pcm")
 
 
-def door_ui(http: str, ws: str, text: str, seg_tokens: int, before: bool) -> tuple[float, float]:
+def door_ui(http: str, ws: str, ask: Ask) -> tuple[float, float]:
     """The page's `generate` event through gradio_client: the first live chunk the page would play
     ("after"), or the result file (the page before it had a live player)."""
     from gradio_client import Client, handle_file
 
     from ui.handlers import SAMPLING_FIELDS
 
-    sampling = {"do_sample": True, "temperature": 0.8, "top_p": 0.8, "top_k": 30, "num_beams": 3}
+    sampling = {"do_sample": True, "temperature": 0.8, "top_p": 0.8, "top_k": 30, "num_beams": ask.num_beams}
     sampling |= {"repetition_penalty": 10.0, "length_penalty": 0.0, "max_mel_tokens": 1500, "interval_silence": 200}
     sampling |= {"seed": 1}
-    inputs = ["zh", handle_file(str(PROMPT)), text, "none", None, 0.65, *[0.0] * 8, "", False, seg_tokens]
+    inputs = ["zh", handle_file(str(PROMPT)), ask.text, "none", None, 0.65, *[0.0] * 8, "", False, ask.seg_tokens]
     inputs += [sampling[name] for name in SAMPLING_FIELDS]
     client = Client(http, verbose=False)
     clock = Clock()
     job = client.submit(*inputs, api_name="/generate")
     for live, result, _info in job:
-        if (result if before else live) not in (None, "", []):
+        if (result if ask.before else live) not in (None, "", []):
             clock.audio()
     job.result()
     return clock.done()
 
 
-RUN: dict[str, Callable[[str, str, str, int, bool], tuple[float, float]]] = {
+RUN: dict[str, Callable[[str, str, Ask], tuple[float, float]]] = {
     "ui": door_ui,
     "rest": door_rest,
     "openai": door_openai,
@@ -290,13 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stop_code_impossible(tts), serve(node) as (http, ws):
             say("warm-up request")
-            door_openai(http, ws, args.text, args.seg_tokens, False)
+            door_openai(http, ws, Ask(args.text, args.seg_tokens, args.num_beams, False))
             for door in args.doors:
                 for mode in args.modes:
-                    runs = []
-                    with streaming_forced_off(node, mode == "before"):
-                        for _ in range(args.repeat):
-                            runs.append(RUN[door](http, ws, args.text, args.seg_tokens, mode == "before"))
+                    ask = Ask(args.text, args.seg_tokens, args.num_beams, mode == "before")
+                    with streaming_forced_off(node, ask.before):
+                        runs = [RUN[door](http, ws, ask) for _ in range(args.repeat)]
                     ttfa, total = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
                     rows.append({"door": door, "mode": mode, "ttfa_s": ttfa, "total_s": total, "runs": runs})
                     say(f"{door:13s} {mode:6s} TTFA {ttfa:7.2f} s, total {total:7.2f} s")
@@ -304,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         node.close()
     print(
         f"\nTTFA, {args.size} random-weight checkpoint on {tts.device} · {len(args.text)} characters, "
-        f"{segments} segment(s) at {args.seg_tokens} tokens · median of {args.repeat} run(s)\n"
+        f"{segments} segment(s) at {args.seg_tokens} tokens, {args.num_beams} beam(s) · "
+        f"median of {args.repeat} run(s)\n"
     )
     print(table(rows, args.modes))
     if args.json:

@@ -32,6 +32,7 @@ def test_the_live_player_gets_audio_before_the_job_finishes(webui, browser):
     _prepare_fast_request(page)
     page.locator("#text-input textarea").fill("第一句话在这里说完了。第二句话也在这里说完。第三句话就到此为止。")
     _set_number(page, "seg-tokens", 20)  # three segments
+    _set_number(page, "num-beams", 1)
     assert "边生成边播放" in page.locator("#live-audio").inner_text()
     page.wait_for_function(IDLE_JS)
     page.evaluate(WATCH_JS)

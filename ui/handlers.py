@@ -134,13 +134,16 @@ class UiHandlers:
         session = request.session_hash if request is not None else None
         self._follow_on_page(session, job.id, True)
         try:
-            shown, sent = None, 0
+            shown, sent, nudge = None, 0, 0  # nudge: the sample rate of a chunk just sent
             placer = PiecePlacer(job.payload.request.interval_silence)
             for fraction, description in self._follow(job, lang):
                 progress(fraction, desc=description)
                 fresh = job.parts[sent:]
                 sent += len(fresh)
-                live = _live_chunk([placer.place(part) for part in fresh]) if fresh else gr.skip()
+                if fresh:
+                    live, nudge = _live_chunk([placer.place(part) for part in fresh]), fresh[-1].sample_rate
+                else:  # Gradio's encoder hands on what it finished after the last chunk only with the next one
+                    live, nudge = (_no_audio(nudge) if nudge else gr.skip()), 0
                 # An unchanged line is still yielded: it lets Gradio close this generator when the page goes away.
                 yield live, gr.skip(), f"⏳ {description}" if description != shown else gr.skip()
                 shown = description
@@ -281,6 +284,11 @@ class UiHandlers:
             )
         )
         return "  \n".join(lines)
+
+
+def _no_audio(sample_rate: int) -> bytes:
+    """An empty chunk: lets the live stream catch up with what its encoder finished meanwhile."""
+    return wav_bytes(np.zeros(0, np.int16), sample_rate)
 
 
 def _live_chunk(pieces: list[StreamedPiece]) -> bytes:

@@ -262,7 +262,10 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                 top_p = tr.add(gr.Slider(0.0, 1.0, value=0.8, step=0.01, label=text("top_p", lang0)), label="top_p")
                 top_k = tr.add(gr.Slider(0, 100, value=30, step=1, label=text("top_k", lang0)), label="top_k")
             with gr.Row():
-                num_beams = tr.add(gr.Slider(1, 10, value=3, step=1, label=text("num_beams", lang0)), label="num_beams")
+                num_beams = tr.add(
+                    gr.Slider(1, 10, value=3, step=1, label=text("num_beams", lang0), elem_id="num-beams"),
+                    label="num_beams",
+                )
                 repetition_penalty = tr.add(
                     gr.Number(10.0, minimum=0.1, maximum=20.0, step=0.1, label=text("repetition_penalty", lang0)),
                     label="repetition_penalty",
