@@ -244,8 +244,8 @@ def door_ui(http: str, ws: str, ask: Ask) -> tuple[float, float]:
     client = Client(http, verbose=False)
     clock = Clock()
     job = client.submit(*inputs, api_name="/generate")
-    for live, result, _info in job:
-        if (result if ask.before else live) not in (None, "", []):
+    for live, result, _info in job:  # an output the event left alone arrives as {"__type__": "update"}
+        if isinstance(result if ask.before else live, str):  # the live stream's playlist, or the file
             clock.audio()
     job.result()
     return clock.done()
