@@ -4,12 +4,14 @@ in and out, as plain functions. The server (`stream_server.py`) only moves them.
 Client → server (JSON text frames; binary frames holding UTF-8 JSON are read the same way):
     {"type": "tts_stream", "text", "prompt_audio", "emo_mode": "none|audio|vector|text",
      "emo_audio"?, "emo_alpha"?, "emo_vector"?, "emo_text"?, "interval_silence"?, "max_tokens"?,
-     "use_random"?, "stream"?: false, + any SynthesisRequest sampling field}
+     "use_random"?, "stream"?: false, "chunks"?: false, "chunk_format"?: "wav"|"pcm",
+     + any SynthesisRequest sampling field}
     {"type": "task_status", "task_id"}
     Any other key is refused with an error naming it (as REST does); `task_id` in a tts_stream
     message is tolerated and ignored, since the seed's server makes the ids.
 Server → client: welcome {"status": "success", "session_id", "message", "usage"}; queued → start →
-one binary WAV (one per segment with "stream": true) → end, each with the seed's `message`;
+one binary WAV (one per segment with "stream": true; with "chunks": true a {"type": "chunk", …}
+text frame before each piece's binary frame, as the audio is made) → end, each with the seed's `message`;
 errors {"status": "error", "type": "error", "task_id", "session_id", "message", "field"}, the
 message in the seed's words for the cases its error table lists.
 """
@@ -24,6 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from serving.jobs import Job
+from serving.parts import StreamedPiece
 from serving.request import RequestError, SynthesisRequest, parse_request
 
 # The seed's names → SynthesisRequest's.
@@ -48,7 +51,8 @@ PASSED = (
     "seed",
     "normalize_emo_vector",
 )
-PROTOCOL_KEYS = ("type", "task_id", "stream")  # about the message, not the synthesis
+PROTOCOL_KEYS = ("type", "task_id", "stream", "chunks", "chunk_format")  # about the message, not the synthesis
+CHUNK_FORMATS = ("wav", "pcm")
 EMO_MODES = ("none", "audio", "vector", "text")
 SEED_EMO_ALPHA = 1.0  # the seed's default for emo_alpha (SynthesisRequest's is the official UI's 0.65)
 
@@ -79,6 +83,20 @@ def _blank(value: Any) -> bool:
     return not isinstance(value, str) or not value.strip()
 
 
+def delivery(message: dict[str, Any]) -> str:
+    """How the audio is sent: "whole" (the seed's one WAV), "segments" (`stream`: one WAV per
+    segment) or "chunks" (`chunks`: every piece as it is made, each announced by a chunk frame)."""
+    chunks = message.get("chunks", False)
+    if not isinstance(chunks, bool):
+        raise ProtocolError("chunks: must be true or false", "chunks")
+    chunk_format = message.get("chunk_format", "wav")
+    if chunk_format not in CHUNK_FORMATS:
+        raise ProtocolError('chunk_format: must be "wav" or "pcm" (with "chunks": true)', "chunk_format")
+    if chunks:
+        return "chunks"
+    return "segments" if message.get("stream") else "whole"
+
+
 def to_request(message: dict[str, Any]) -> SynthesisRequest:
     if _blank(message.get("text")):
         raise ProtocolError(TEXT_MISSING, "text")
@@ -98,6 +116,7 @@ def to_request(message: dict[str, Any]) -> SynthesisRequest:
         raise ProtocolError(f"{unknown[0]}: unknown field; check its spelling", unknown[0])
     fields = {RENAMED.get(key, key): value for key, value in message.items() if key not in PROTOCOL_KEYS}
     fields.setdefault("emo_alpha", SEED_EMO_ALPHA)
+    fields["streaming"] = delivery(message) != "whole"  # the engine makes the first audio sooner
     try:
         return parse_request(fields)
     except RequestError as exc:
@@ -110,6 +129,19 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, audio, sample_rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
+
+
+def chunk_frame(session_id: str, task_id: str, piece: StreamedPiece, chunk_format: str, size: int) -> dict[str, Any]:
+    """The text frame announcing the binary frame that follows it (`size` bytes)."""
+    frame = {"type": "chunk", "task_id": task_id, "session_id": session_id, **piece.describe()}
+    return frame | {"format": chunk_format, "bytes": size}
+
+
+def chunk_bytes(piece: StreamedPiece, chunk_format: str) -> bytes:
+    """A piece as a small WAV file, or as raw 16-bit little-endian samples ("pcm")."""
+    if chunk_format == "pcm":
+        return piece.audio.astype("<i2").tobytes()
+    return wav_bytes(piece.audio, piece.sample_rate)
 
 
 def welcome(session_id: str, sample_rate: int, version: str) -> dict[str, Any]:

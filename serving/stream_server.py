@@ -29,6 +29,7 @@ from serving.auth import ApiKey
 from serving.jobs import Job, JobState, QueueFullError
 from serving.metrics import NodeMetrics
 from serving.node import Node
+from serving.parts import PiecePlacer, SegmentGatherer, StreamedPiece, segment_count
 from serving.sources import AudioSourceError
 from serving.stream_protocol import (
     ENDED,
@@ -36,6 +37,9 @@ from serving.stream_protocol import (
     RENAMED,
     STARTED,
     ProtocolError,
+    chunk_bytes,
+    chunk_frame,
+    delivery,
     error,
     task_status,
     to_request,
@@ -238,11 +242,12 @@ class Session:
         self.jobs[job.id] = job
         log.info("stream session %s: task %s queued (%s)", self.id, job.id, request.summary())
         try:
-            await self._follow(job, bool(message.get("stream")))
+            await self._follow(job, delivery(message), message.get("chunk_format", "wav"))
         finally:
             self.jobs.pop(job.id, None)
 
-    async def _follow(self, job: Job, per_segment: bool) -> None:
+    async def _follow(self, job: Job, how: str, chunk_format: str) -> None:
+        """Send the task's frames: queued, start, its audio (`how`: whole, segments or chunks), end."""
         server, queue = self.server, self.server.node.queue
         common = {"task_id": job.id, "session_id": self.id}
         await self.send({"type": "queued", **common, "message": QUEUED, "position": queue.position(job)})
@@ -254,22 +259,27 @@ class Session:
             self.waiting -= 1
         if job.state is JobState.RUNNING or (job.finished and job.started_at is not None):
             await self.send({"type": "start", **common, "message": STARTED})
-        sent = 0
+        sent, gatherer = 0, SegmentGatherer()
+        placer = PiecePlacer(job.payload.request.interval_silence)
         while True:
             finished = job.finished
-            if per_segment:
-                for part in list(job.parts[sent:]):
-                    await self.send(wav_bytes(part.audio, part.sample_rate))
-                    sent += 1
+            for part in list(job.parts[sent:]) if how != "whole" else []:
+                sent += 1
+                if how == "chunks":
+                    await self._send_chunk(job, placer.place(part), chunk_format)
+                elif (segment := gatherer.add(part)) is not None:
+                    await self.send(wav_bytes(segment.audio, segment.sample_rate))
             if finished:
                 break
             version = await server._in_thread(queue.wait, job, version, 1.0)
+        if how == "segments" and (rest := gatherer.flush()) is not None:  # a segment cut short
+            await self.send(wav_bytes(rest.audio, rest.sample_rate))
         result = job.result
         if job.state is not JobState.COMPLETED or result is None:
             server._count("cancelled" if job.state is JobState.CANCELLED else "failed")
             await self.send(error(self.id, job.id, f"synthesis failed: {job.error}"))
             return
-        if not per_segment:
+        if how == "whole":
             await self.send(wav_bytes(result.audio, result.sample_rate))
         server._count("ok")
         await self.send(
@@ -281,10 +291,18 @@ class Session:
                 "sample_rate": result.sample_rate,
                 "processing_time": round(result.processing_time, 3),
                 "rtf": round(result.rtf, 4),
-                "segments": len(job.parts),
+                "segments": segment_count(job.parts),
             }
         )
         log.info("stream session %s: task %s sent (%.2f s of audio)", self.id, job.id, result.duration)
+
+    async def _send_chunk(self, job: Job, piece: StreamedPiece, chunk_format: str) -> None:
+        """A chunk frame and its audio, back to back (no other frame of this connection between them)."""
+        data = chunk_bytes(piece, chunk_format)
+        announce = json.dumps(chunk_frame(self.id, job.id, piece, chunk_format, len(data)), ensure_ascii=False)
+        async with self._send_lock:
+            await self.websocket.send(announce)
+            await self.websocket.send(data)
 
 
 def _decode(message: bytes) -> Any:

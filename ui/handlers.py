@@ -10,11 +10,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from serving.jobs import Job, JobState, QueueFullError
 from serving.node import Node
+from serving.parts import PiecePlacer, StreamedPiece
 from serving.request import EMOTION_COUNT, MAX_TEXT_CHARS, EmotionMode, RequestError, parse_request
 from serving.sources import AudioSourceError
+from serving.stream_protocol import wav_bytes
 from ui.i18n import text
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,7 @@ class UiHandlers:
             "max_text_tokens_per_segment": int(seg_tokens),
             "seed": None if seed is None or int(seed) < 0 else int(seed),
             **sampling,
+            "streaming": True,  # the page plays the audio as it is made
         }
 
     def generate(
@@ -97,11 +101,12 @@ class UiHandlers:
         lang: str,
         *values: object,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 — Gradio finds its progress hook by this default
-    ) -> Iterator[tuple[object, str]]:
+    ) -> Iterator[tuple[object, object, object]]:
         """Queue one synthesis and follow it (queue position, then stage and fraction) until its WAV is ready.
 
-        The page's Stop button (`stop`) cancels the job, and so does the page going away (Gradio
-        then closes this generator).
+        Yields (live audio, result file, info): the live player gets each piece of audio as it is
+        made (a small WAV), the result its whole file at the end. The page's Stop button (`stop`)
+        cancels the job, and so does the page going away (Gradio then closes this generator).
         """
         (prompt_audio, text_value, emo_mode, emo_audio, emo_alpha, *rest) = values
         vector, (emo_text, use_random, seg_tokens, *sampling_values) = rest[:EMOTION_COUNT], rest[EMOTION_COUNT:]
@@ -129,20 +134,28 @@ class UiHandlers:
         session = request.session_hash if request is not None else None
         self._follow_on_page(session, job.id, True)
         try:
-            shown = None
+            shown, sent, nudge = None, 0, 0  # nudge: the sample rate of a chunk just sent
+            placer = PiecePlacer(job.payload.request.interval_silence)
             for fraction, description in self._follow(job, lang):
                 progress(fraction, desc=description)
-                if description != shown:
-                    shown = description
-                    yield gr.skip(), f"⏳ {description}"
-                else:  # a yield now and then lets Gradio close this generator when the page goes away
-                    yield gr.skip(), gr.skip()
+                fresh = job.parts[sent:]
+                sent += len(fresh)
+                if fresh:
+                    live, nudge = _live_chunk([placer.place(part) for part in fresh]), fresh[-1].sample_rate
+                else:  # Gradio's encoder hands on what it finished after the last chunk only with the next one
+                    live, nudge = (_no_audio(nudge) if nudge else gr.skip()), 0
+                # An unchanged line is still yielded: it lets Gradio close this generator when the page goes away.
+                yield live, gr.skip(), f"⏳ {description}" if description != shown else gr.skip()
+                shown = description
+            fresh = job.parts[sent:]  # what came with the job's end
+            if fresh and job.state is JobState.COMPLETED:
+                yield _live_chunk([placer.place(part) for part in fresh]), gr.skip(), gr.skip()
         finally:
             self._follow_on_page(session, job.id, False)
             if not job.finished:  # Gradio closed this generator: nobody waits for the audio any more
                 self.node.queue.cancel(job.id, "the page stopped following it")
         if job.state is JobState.CANCELLED:
-            yield gr.skip(), text("stopped", lang, job=job.id)
+            yield gr.skip(), gr.skip(), text("stopped", lang, job=job.id)
             return
         if job.state is not JobState.COMPLETED or job.result is None:
             # The queue has logged the failure with the job id (and a traceback for a real fault).
@@ -151,7 +164,7 @@ class UiHandlers:
         info = text(
             "result_info", lang, duration=result.duration, seconds=result.processing_time, rtf=result.rtf, job=job.id
         )
-        yield str(result.path), info
+        yield gr.skip(), str(result.path), info
 
     def stop(self, request: gr.Request) -> None:
         """The Stop button: cancel the jobs this page started (running ones stop at their next step)."""
@@ -271,6 +284,16 @@ class UiHandlers:
             )
         )
         return "  \n".join(lines)
+
+
+def _no_audio(sample_rate: int) -> bytes:
+    """An empty chunk: lets the live stream catch up with what its encoder finished meanwhile."""
+    return wav_bytes(np.zeros(0, np.int16), sample_rate)
+
+
+def _live_chunk(pieces: list[StreamedPiece]) -> bytes:
+    """New pieces for the live player, as one small WAV (Gradio re-encodes it into its stream)."""
+    return wav_bytes(np.concatenate([piece.audio for piece in pieces]), pieces[0].sample_rate)
 
 
 SAMPLING_FIELDS = (

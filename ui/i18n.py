@@ -32,6 +32,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "stop": ("停止", "Stop"),
     "stopped": ("⏹ 已停止（任务 {job}）", "⏹ Stopped (job {job})"),
     "result": ("生成结果", "Result"),
+    "live_result": ("边生成边播放", "Playing as it is made"),
     "emotion_section": ("情感控制", "Emotion control"),
     "emo_mode": ("情感控制方式", "Emotion mode"),
     "mode_none": ("与音色参考音频相同", "Same as the voice reference"),

@@ -133,6 +133,16 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                     )
                     stop_button = tr.add(gr.Button(text("stop", lang0), variant="stop", elem_id="stop"), value="stop")
             with gr.Column():
+                live_audio = tr.add(
+                    gr.Audio(
+                        label=text("live_result", lang0),
+                        streaming=True,
+                        autoplay=True,
+                        interactive=False,
+                        elem_id="live-audio",
+                    ),
+                    label="live_result",
+                )
                 result_audio = tr.add(
                     gr.Audio(
                         label=text("result", lang0),
@@ -252,7 +262,10 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                 top_p = tr.add(gr.Slider(0.0, 1.0, value=0.8, step=0.01, label=text("top_p", lang0)), label="top_p")
                 top_k = tr.add(gr.Slider(0, 100, value=30, step=1, label=text("top_k", lang0)), label="top_k")
             with gr.Row():
-                num_beams = tr.add(gr.Slider(1, 10, value=3, step=1, label=text("num_beams", lang0)), label="num_beams")
+                num_beams = tr.add(
+                    gr.Slider(1, 10, value=3, step=1, label=text("num_beams", lang0), elem_id="num-beams"),
+                    label="num_beams",
+                )
                 repetition_penalty = tr.add(
                     gr.Number(10.0, minimum=0.1, maximum=20.0, step=0.1, label=text("repetition_penalty", lang0)),
                     label="repetition_penalty",
@@ -359,7 +372,7 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
             handlers.generate,
             [lang, prompt_audio, text_box, emo_mode, emo_audio, emo_alpha, *sliders, emo_text, use_random, seg_tokens]
             + [sampling_inputs[name] for name in SAMPLING_FIELDS],
-            [result_audio, result_info],
+            [live_audio, result_audio, result_info],
             # Many pages may wait at once; the node's own queue orders them and reports positions.
             concurrency_limit=None,
             api_name="generate",

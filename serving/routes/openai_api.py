@@ -5,8 +5,11 @@ Defaults follow seed 004, not OpenAI: `voice` may be left out (→ "alloy") and 
 defaults to "wav" (OpenAI: voice required, mp3). Unknown body fields are ignored, as OpenAI's
 SDKs may send newer ones; numbers must be JSON numbers (`true` is refused, as on every door).
 `instructions` drives the emotion-from-text mode. `speed` changes the tempo, not the pitch.
-`stream_format: "audio"` streams each text segment as soon as it is synthesized; `"sse"` sends
-`speech.audio.delta` events (base64 audio in `response_format`) and `speech.audio.done`.
+`stream_format: "audio"` (or `stream: true`, which other OpenAI-compatible servers take) sends the
+audio as it is made, piece by piece; `"sse"` sends `speech.audio.delta` events (base64 audio in
+`response_format`, plus the piece's segment, chunk, text span and times) and `speech.audio.done`.
+Both ask the engine for streaming (`SynthesisRequest.streaming`): a short first segment, audio in
+chunks.
 IndexTTS settings (`seed`, `max_mel_tokens`, `num_beams`, …) may be added to the body — the
 SDKs' `extra_body`.
 """
@@ -25,9 +28,9 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from indextts.audio import silence_samples
 from serving.encoding import CONTENT_TYPES, STREAMABLE, change_tempo, encode, encode_chunk, wav_stream_header
 from serving.jobs import Job
+from serving.parts import StreamedPiece, pieces
 from serving.request import EmotionMode, RequestError, StrictBool, numbers_only, parse_request
 from serving.routes.errors import ApiError
 from serving.routes.jobs import cancel_on_disconnect, finished, follow, require_api_key, submit
@@ -65,6 +68,7 @@ class SpeechBody(BaseModel):
     speed: float = Field(1.0, ge=0.25, le=4.0, description="Tempo; the pitch stays the same.")
     instructions: str | None = Field(None, max_length=MAX_INPUT_CHARS, description="How to speak: the emotion.")
     stream_format: Literal["audio", "sse"] | None = None
+    stream: StrictBool | None = Field(None, description='Not OpenAI\'s: true means stream_format "audio".')
     seed: int | None = None
     max_mel_tokens: int | None = None
     num_beams: int | None = None
@@ -87,13 +91,13 @@ def _catalog(request: Request) -> VoiceCatalog:
     return request.app.state.voices
 
 
-def _synthesis_request(body: SpeechBody, catalog: VoiceCatalog):
+def _synthesis_request(body: SpeechBody, catalog: VoiceCatalog, streaming: bool):
     voice_id = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
     voice = catalog.get(voice_id)
     if voice is None:
         names = ", ".join(catalog.names())
         raise ApiError(400, f"voice: unknown voice {voice_id!r}; use one of {names}", "voice", "unknown_voice")
-    fields = {"text": body.input, "spk_audio": str(voice.file)}
+    fields = {"text": body.input, "spk_audio": str(voice.file), "streaming": streaming}
     if body.instructions and body.instructions.strip():
         fields |= {"emo_mode": EmotionMode.TEXT, "emo_text": body.instructions}
     fields |= {name: getattr(body, name) for name in SETTINGS if getattr(body, name) is not None}
@@ -112,13 +116,15 @@ def _synthesis_request(body: SpeechBody, catalog: VoiceCatalog):
 )
 async def create_speech(body: SpeechBody, request: Request) -> Response:
     node, metrics = request.app.state.node, request.app.state.metrics
-    synthesis = _synthesis_request(body, _catalog(request))
-    job = await submit(node, synthesis, "openai", metrics)
     fmt, media_type = body.response_format, CONTENT_TYPES[body.response_format]
-    if body.stream_format == "sse":
+    stream_format = body.stream_format or ("audio" if body.stream else None)
+    streaming = stream_format == "sse" or (stream_format == "audio" and fmt in STREAMABLE)
+    synthesis = _synthesis_request(body, _catalog(request), streaming)
+    job = await submit(node, synthesis, "openai", metrics)
+    if stream_format == "sse":
         events = cancel_on_disconnect(node, job, request, _sse(node, job, body, metrics), metrics, "openai")
         return StreamingResponse(events, media_type="text/event-stream")
-    if body.stream_format == "audio":
+    if stream_format == "audio":
         chunks = cancel_on_disconnect(node, job, request, _audio_stream(node, job, body, metrics), metrics, "openai")
         return StreamingResponse(chunks, media_type=media_type)
     await follow(node, job, request)
@@ -128,16 +134,10 @@ async def create_speech(body: SpeechBody, request: Request) -> Response:
     return Response(data, media_type=media_type)
 
 
-def _segments(node, job: Job, body: SpeechBody) -> Iterator[tuple[np.ndarray, int]]:
-    """Each segment's audio (tempo applied, the request's silence in front of all but the first)."""
-    gap = None
-    for part in node.queue.stream(job):
-        audio = change_tempo(part.audio, part.sample_rate, body.speed)
-        if gap is None:
-            gap = np.zeros(silence_samples(job.payload.request.interval_silence, part.sample_rate), np.int16)
-        elif gap.size:
-            audio = np.concatenate([gap, audio])
-        yield audio, part.sample_rate
+def _pieces(node, job: Job, body: SpeechBody) -> Iterator[tuple[StreamedPiece, np.ndarray]]:
+    """Each piece as it is made (the gap between segments in front), with the tempo applied."""
+    for piece in pieces(node.queue.stream(job), job.payload.request.interval_silence):
+        yield piece, change_tempo(piece.audio, piece.sample_rate, body.speed)
 
 
 def _audio_stream(node, job: Job, body: SpeechBody, metrics) -> Iterator[bytes]:
@@ -149,19 +149,21 @@ def _audio_stream(node, job: Job, body: SpeechBody, metrics) -> Iterator[bytes]:
             yield encode(change_tempo(job.result.audio, rate, body.speed), rate, fmt)
         metrics.count_request("openai", "ok" if job.result is not None else "failed")
         return
-    for index, (audio, rate) in enumerate(_segments(node, job, body)):
+    for index, (piece, audio) in enumerate(_pieces(node, job, body)):
         if fmt == "wav" and index == 0:
-            yield wav_stream_header(rate)
-        yield encode_chunk(audio, rate, fmt)
+            yield wav_stream_header(piece.sample_rate)
+        yield encode_chunk(audio, piece.sample_rate, fmt)
     metrics.count_request("openai", "ok" if job.result is not None else "failed")
 
 
 def _sse(node, job: Job, body: SpeechBody, metrics) -> Iterator[str]:
     seconds = 0.0
-    for audio, rate in _segments(node, job, body):
-        seconds += audio.size / rate
+    for piece, audio in _pieces(node, job, body):
+        rate = piece.sample_rate
         chunk = base64.b64encode(encode(audio, rate, body.response_format)).decode()
-        yield f"data: {json.dumps({'type': 'speech.audio.delta', 'audio': chunk})}\n\n"
+        delta = {"type": "speech.audio.delta", "audio": chunk, **_place(piece, seconds, audio.size / rate)}
+        seconds += audio.size / rate
+        yield f"data: {json.dumps(delta, ensure_ascii=False)}\n\n"
     node.queue.wait_finished(job)
     if job.result is None:
         metrics.count_request("openai", "failed")
@@ -172,6 +174,14 @@ def _sse(node, job: Job, body: SpeechBody, metrics) -> Iterator[str]:
     usage = {"input_tokens": len(body.input), "output_tokens": round(seconds * 50)}
     usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
     yield f"data: {json.dumps({'type': 'speech.audio.done', 'usage': usage})}\n\n"
+
+
+def _place(piece: StreamedPiece, start: float, seconds: float) -> dict[str, object]:
+    """Our fields in a delta (OpenAI's are `type` and `audio`): where the piece comes from in the
+    text and where it sits in the played audio (after `speed`), for subtitles and dubbing."""
+    place = piece.describe()
+    kept = {key: place[key] for key in ("segment", "segments", "chunk", "last_in_segment", "text", "span")}
+    return kept | {"start_time": round(start, 4), "end_time": round(start + seconds, 4)}
 
 
 class VoiceInfo(BaseModel):
