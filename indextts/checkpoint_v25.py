@@ -21,10 +21,10 @@ from indextts.checkpoint import (
     gpt_from_official,
     resolve_component,
 )
+from indextts.config import load_config
 from indextts.config_v25 import CODEC_CHECKPOINT, ModelConfig25
 from indextts.errors import CheckpointError
 from indextts.generation import CONFIG_CLASSES, HF_REPOS, detect_generation
-from indextts.config import load_config
 from indextts.weights import StateDict, build_on_meta, load_strict, torch_load
 
 

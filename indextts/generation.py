@@ -50,7 +50,7 @@ def _declared_version(model_dir: Path) -> float | None:
 
 
 def detect_generation(model_dir: str | Path) -> Generation:
-    """"2" or "2.5" for a checkpoint folder; `CheckpointError` naming what is missing otherwise."""
+    """ "2" or "2.5" for a checkpoint folder; `CheckpointError` naming what is missing otherwise."""
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise CheckpointError(

@@ -22,8 +22,8 @@ from indextts.config import ModelConfig, default_cache_dir
 from indextts.emotion.text_emotion import TextEmotionModel
 from indextts.emotion.vectors import EmotionMatrices
 from indextts.errors import CheckpointError
-from indextts.gpt.unified_voice import UnifiedVoice
 from indextts.generation import Generation, detect_generation
+from indextts.gpt.unified_voice import UnifiedVoice
 from indextts.prompts import PromptEncoder, SpeakerPrompt
 from indextts.s2mel.model import S2Mel, load_s2mel
 from indextts.semantic.codec import SemanticCodec, load_semantic_codec

@@ -54,7 +54,9 @@ def load_models_25(
             f"w2v-BERT at {paths.w2v_bert} is {features.width} wide but config.yaml expects {cfg.semantic_dim} "
             "(semantic_codec.hidden_size)"
         )
-    codec = _timed("semantic codec (codec.pth)", lambda: load_enhanced_codec(paths.semantic_codec, cfg.semantic_codec, device))
+    codec = _timed(
+        "semantic codec (codec.pth)", lambda: load_enhanced_codec(paths.semantic_codec, cfg.semantic_codec, device)
+    )
     campplus = _timed("CAMPPlus", lambda: load_campplus(paths.campplus, device))
     gpt = _timed("GPT (2.5)", lambda: load_unified_voice_25(paths.gpt, cfg, device, dtype))
     s2mel = _timed("s2mel", lambda: load_s2mel(paths.s2mel, cfg, device))

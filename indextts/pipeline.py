@@ -182,7 +182,7 @@ class IndexTTS:
 
     @property
     def generation(self) -> str:
-        """"2" (IndexTTS-2) or "2.5" (IndexTTS-2.5)."""
+        """ "2" (IndexTTS-2) or "2.5" (IndexTTS-2.5)."""
         return self.models.generation
 
     @property
@@ -443,7 +443,8 @@ class IndexTTS:
         )
         live = [k for k, (result, latent, _) in enumerate(generated) if not result.cancelled and latent is not None]
         frames = [
-            self.decode_frames(work[k][0].speaker, generated[k][0].codes.shape[0], work[k][0].duration_factor) for k in live
+            self.decode_frames(work[k][0].speaker, generated[k][0].codes.shape[0], work[k][0].duration_factor)
+            for k in live
         ]
         groups = [[live[j] for j in g] for g in decode_groups(frames) if g] if decode_groups else [[k] for k in live]
         if sorted(i for group in groups for i in group) != live:

@@ -52,7 +52,7 @@ class LoadedEngine:
 
     @property
     def generation(self) -> str:
-        """"2" or "2.5": which IndexTTS generation this node serves."""
+        """ "2" or "2.5": which IndexTTS generation this node serves."""
         return self.engine.generation
 
     @property

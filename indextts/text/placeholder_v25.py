@@ -24,7 +24,19 @@ LANGUAGE_CODES = (
     "hi", "fi", "su", "yue", "minnan", "wuyu", "dialect", "zh/en", "en/zh", "common",
 )  # fmt: skip
 SUPPORTED = ("zh", "en", "ja", "es")
-_AUDIO_EVENTS = ("ASR", "AED", "SER", "Speech", "/Speech", "BGM", "/BGM", "Laughter", "/Laughter", "Applause", "/Applause")
+_AUDIO_EVENTS = (
+    "ASR",
+    "AED",
+    "SER",
+    "Speech",
+    "/Speech",
+    "BGM",
+    "/BGM",
+    "Laughter",
+    "/Laughter",
+    "Applause",
+    "/Applause",
+)
 _EMOTIONS = ("HAPPY", "SAD", "ANGRY", "NEUTRAL")
 _TTS = ("TTS/B", "TTS/O", "TTS/Q", "TTS/A", "TTS/CO", "TTS/CL", "TTS/H", *(f"TTS/SP{i:02d}" for i in range(1, 14)))
 

@@ -200,7 +200,7 @@ class ModelInfo(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str
-    generation: str | None = Field(None, description="The IndexTTS generation this node runs (\"2\" or \"2.5\").")
+    generation: str | None = Field(None, description='The IndexTTS generation this node runs ("2" or "2.5").')
     languages: list[str] | None = Field(None, description="Values `language` takes (IndexTTS-2.5), else absent.")
     duration_factor: bool | None = Field(None, description="Whether `duration_factor` is honoured (IndexTTS-2.5).")
 
