@@ -62,8 +62,8 @@ def load_worker() -> None:
                 settings.cache_dir,
                 settings.device,
                 settings.fp16,
-                bool(settings.demo),
-                settings.demo_generation,
+                demo=bool(settings.demo),
+                demo_generation=settings.demo_generation,
             )
         )
     except CheckpointError as exc:

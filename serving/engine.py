@@ -27,6 +27,7 @@ class EngineOptions:
     fp16: bool = False
     demo: bool = False  # force the demo checkpoint even when real weights are present
     demo_generation: str = "2"  # layout of the demo checkpoint: "2" (IndexTTS-2) or "2.5" (IndexTTS-2.5)
+    bf16: bool = False  # bfloat16 on CUDA (IndexTTS-2.5's official option; works for 2.0 too)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def single_threaded_torch() -> Iterator[int]:
 
 def load_engine(options: EngineOptions) -> LoadedEngine:
     started = time.perf_counter()
-    dtype = "float16" if options.fp16 else "float32"  # the engine keeps float32 off CUDA, as the official code
+    # the engine keeps float32 off CUDA, as the official code
+    dtype = "bfloat16" if options.bf16 else "float16" if options.fp16 else "float32"
     with single_threaded_torch() as cpu_threads:
         model_dir, reason = choose_model_dir(options)
         is_demo = bool(reason) or is_demo_checkpoint(model_dir)

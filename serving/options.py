@@ -50,6 +50,9 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(group, "--model_dir", "./checkpoints", "IndexTTS-2 or IndexTTS-2.5 checkpoint folder (detected)")
     add_flag(group, "--device", "auto", "cuda, cuda:1, cpu or auto")
     add_flag(group, "--fp16", False, "run the neural stages in float16 on CUDA (ignored on the CPU)", bool)
+    add_flag(
+        group, "--bf16", False, "run the GPT in bfloat16 on CUDA (IndexTTS-2.5's option; ignored on the CPU)", bool
+    )
     add_flag(group, "--deepspeed", False, "accepted for compatibility; this engine has its own fast decode loop", bool)
     add_flag(group, "--cuda_kernel", False, "accepted for compatibility; BigVGAN's activation runs in PyTorch", bool)
     group.add_argument(
@@ -102,6 +105,7 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
         cache_dir=Path(args.cache_dir),
         device=args.device,
         fp16=args.fp16,
+        bf16=args.bf16,
         demo=bool(args.demo),
         demo_generation=args.demo or "2",
     )
