@@ -80,12 +80,14 @@ def test_webui_demo_2_5_shows_language_and_duration_controls(tmp_path: Path, cac
             browser = p.chromium.launch(
                 executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-background-networking"]
             )
-            page = browser.new_context(locale="en-US").new_page()
+            page = browser.new_context(locale="zh-CN").new_page()
             page.goto(url + "/", wait_until="networkidle")
             page.locator("#generate").wait_for()
             assert page.locator("#text-language").is_visible() and page.locator("#duration-factor").is_visible()
-            page.get_by_label("English").check()  # the page language switch
+            page.locator("#text-language").get_by_text("文本语言").wait_for()
+            page.locator("#lang-switch").get_by_text("English", exact=True).click()  # the page language
             page.locator("#text-language").get_by_text("Text language").wait_for()
+            page.locator("#duration-factor").get_by_text("Duration factor").wait_for()
             page.locator("#text-input textarea").fill("こんにちは。")
             page.locator("#segment-preview").get_by_text("こんにちは。").wait_for()
             browser.close()
