@@ -212,13 +212,9 @@ def _parameters(request: SynthesisRequest) -> dict[str, Any]:
 
 def _model_info_short() -> dict[str, Any]:
     loaded = WorkerState.node.loaded
-    # model_type stays the seed's "IndexTTS2" (clients match on it); model_version and generation say which.
-    return {
-        "model_type": "IndexTTS2",
-        "model_version": f"IndexTTS-{loaded.generation}",
-        "generation": loaded.generation,
-        "device": loaded.device,
-    }
+    # The seed's three keys: model_type stays "IndexTTS2" (clients match on it); model_version says
+    # which generation runs ("IndexTTS-2" or "IndexTTS-2.5"). get_model_info adds `generation`.
+    return {"model_type": "IndexTTS2", "model_version": f"IndexTTS-{loaded.generation}", "device": loaded.device}
 
 
 @app.task(name="indextts.get_model_info")
@@ -229,6 +225,7 @@ def get_model_info() -> dict[str, Any]:
     return {
         "status": "success",
         **_model_info_short(),
+        "generation": loaded.generation,
         "model_dir": str(loaded.model_dir),
         "dtype": loaded.dtype,
         "demo_checkpoint": loaded.demo,
