@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+# IndexTTS-2.5's Spanish normaliser: its pynini pin clashes with WeTextProcessing's, so it comes
+# without dependencies (pyproject.toml lists the others); Linux only, like pynini.
+NEMO := if [ "$$(uname -s)" = Linux ]; then $(PIP) --no-deps 'nemo-text-processing==1.2.0'; fi
 # Commands the tests use, as command=debian-package.
 TEST_SYSTEM_PACKAGES := ffmpeg=ffmpeg sox=sox espeak-ng=espeak-ng chromium=chromium redis-server=redis-server \
 	systemd-analyze=systemd
@@ -47,11 +50,13 @@ $(PY):
 $(VENV)/.installed-run: pyproject.toml | $(PY)
 	@echo "Installing IndexTTS Node into $(VENV) (first time: a few GB for torch)…"
 	@$(PIP) -e '.[webui]'
+	@$(NEMO)
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
 	@echo "Installing IndexTTS Node and test tools into $(VENV) (first time: a few GB for torch)…"
 	@$(PIP) -e '.[dev]'
+	@$(NEMO)
 	@touch $@ $(VENV)/.installed-run
 
 clean:

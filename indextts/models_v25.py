@@ -20,16 +20,15 @@ from indextts.s2mel.model import load_s2mel
 from indextts.semantic.codec_v25 import load_enhanced_codec
 from indextts.semantic.features import load_semantic_features
 from indextts.speaker import load_campplus
+from indextts.text.frontend_v25 import MultilingualFrontEnd
 from indextts.vocoder import load_bigvgan
 
 log = logging.getLogger(__name__)
 
 
-def _frontend(model_dir: Path, cfg: ModelConfig25, cache_dir: Path):  # type: ignore[no-untyped-def]
-    """The 2.5 text front end (issue22text's `MultilingualFrontEnd`; a placeholder until it lands)."""
-    from indextts.text.placeholder_v25 import MultilingualFrontEnd
-
-    return MultilingualFrontEnd.from_checkpoint(model_dir, cfg.tokenizer_file, cfg.gpt.max_text_tokens)
+def _frontend(model_dir: Path, cfg: ModelConfig25, cache_dir: Path) -> MultilingualFrontEnd:
+    """The 2.5 text front end: the checkpoint's tiktoken file, per-language normalisation."""
+    return MultilingualFrontEnd.from_checkpoint(model_dir, cfg.tokenizer_file, cfg.gpt.max_text_tokens, cache_dir)
 
 
 def load_models_25(

@@ -162,7 +162,7 @@ def test_every_emotion_mode_synthesises(voice, engine25, emotion):
 def test_two_segments_stream_and_join_with_silence(voice, engine25):
     text = "The first sentence is here. And this is the second one."
     result = engine25.synthesize(
-        voice, text, language="en", seed=5, interval_silence=300, **(FAST | {"max_text_tokens_per_segment": 32})
+        voice, text, language="en", seed=5, interval_silence=300, **(FAST | {"max_text_tokens_per_segment": 20})
     )
     assert [s.text for s in result.segments] == ["the first sentence is here.", "and this is the second one."]
     assert result.audio.shape == (samples_25([s.codes for s in result.segments], 300),)

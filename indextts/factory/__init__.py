@@ -28,6 +28,7 @@ from indextts.factory.configs import (
     w2v_bert_config,
     write_config,
 )
+from indextts.factory.multilingual_vocab import write_multilingual_tokenizer
 from indextts.factory.tokenizer import train_demo_tokenizer
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "official_config",
     "tiny_config",
     "write_config",
+    "write_multilingual_tokenizer",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,11 +49,12 @@ log = logging.getLogger(__name__)
 DEMO_MARKER = "DEMO_CHECKPOINT.txt"
 # Bumped whenever what the factory writes changes, so stale folders are rewritten.
 FACTORY_FORMAT = 4
+FACTORY_FORMAT_25 = 2  # the same for the IndexTTS-2.5 layout (2: the real tiktoken vocabulary)
 
 
 def _marker_text(size: CheckpointSize, seed: int) -> str:
     return (
-        f"format: {FACTORY_FORMAT}\nsize: {size}\nseed: {seed}\n\n"
+        f"format: {FACTORY_FORMAT_25 if size.endswith('-2.5') else FACTORY_FORMAT}\nsize: {size}\nseed: {seed}\n\n"
         "This folder was written by `python -m indextts make-checkpoint` for tests, demos and benchmarks:\n"
         "random weights and a tokenizer trained on the project's own text, in the official layout.\n"
         "It exercises the real loading and inference code; its output is not meaningful speech.\n"

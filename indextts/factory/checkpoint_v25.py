@@ -18,15 +18,9 @@ from indextts.config import parse_config
 from indextts.config_v25 import DEFAULT_TOKENIZER_FILE, VERSION_25, ModelConfig25, SemanticCodecConfig25
 from indextts.factory import writers
 from indextts.factory.configs import config_to_mapping, official_config, tiny_config
+from indextts.factory.multilingual_vocab import write_multilingual_tokenizer
 
 OFFICIAL_TEXT_TOKENS = 60509  # number_text_tokens of the released 2.5 GPT
-
-
-def _tokenizer_writer():  # type: ignore[no-untyped-def]
-    """issue22text's `write_multilingual_tokenizer`; the local placeholder until that branch lands."""
-    from indextts.text.placeholder_v25 import write_multilingual_tokenizer
-
-    return write_multilingual_tokenizer
 
 
 def config_25(base_size: str) -> ModelConfig25:
@@ -66,7 +60,7 @@ def write_folder_25(model_dir: Path, size: str, seed: int) -> ModelConfig25:
     from indextts.factory.configs import bigvgan_config, w2v_bert_config, write_config
 
     cfg = config_25(size)
-    vocab = _tokenizer_writer()(model_dir / cfg.tokenizer_file, size)
+    vocab = write_multilingual_tokenizer(model_dir / cfg.tokenizer_file, size)  # type: ignore[arg-type]
     if size == "tiny":  # a tiny text table: as many rows as the tiny tokenizer has ids
         cfg = dataclasses.replace(cfg, gpt=dataclasses.replace(cfg.gpt, number_text_tokens=vocab))
     hf_cache = model_dir / HF_CACHE_DIRNAME
