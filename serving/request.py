@@ -94,7 +94,7 @@ class SynthesisRequest(BaseModel):
     language: str | None = Field(
         None,
         max_length=16,
-        description="IndexTTS-2.5: the text's language (zh, en, ja, es); none or 'auto' = detected from the text. "
+        description="IndexTTS-2.5: the text's language (zh, en, ja, es, ar); none or 'auto' = detected from the text. "
         "IndexTTS-2 reads Chinese and English by itself and refuses other values.",
     )
     duration_factor: float = Field(

@@ -75,6 +75,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "language_en": ("英语", "English"),
     "language_ja": ("日语", "Japanese"),
     "language_es": ("西班牙语", "Spanish"),
+    "language_ar": ("阿拉伯语", "Arabic"),
     "duration_factor": ("时长系数", "Duration factor"),
     "duration_factor_info": (
         "IndexTTS-2.5：小于 1 语速更快，大于 1 更慢（0.5–2.0）。",
