@@ -157,6 +157,7 @@ def test_info_tasks_answer(client: Celery, workers: Workers):
     assert health["gpu_lock_detail"]["key"].startswith("indextts:gpu_lock:") and not health["gpu_lock_detail"]["held"]
     info = _call(client, "indextts.get_model_info")
     assert info["model_type"] == "IndexTTS2" and info["sample_rate"] == 22050 and info["device"] == "cpu"
+    assert (info["generation"], info["model_version"], info["languages"]) == ("2", "IndexTTS-2", [])
     presets = _call(client, "indextts.list_voice_presets")["presets"]
     assert {"voice_01", "voice_11", "emo_sad"} <= {preset["name"] for preset in presets}
 

@@ -49,11 +49,12 @@ log = logging.getLogger(__name__)
 DEMO_MARKER = "DEMO_CHECKPOINT.txt"
 # Bumped whenever what the factory writes changes, so stale folders are rewritten.
 FACTORY_FORMAT = 4
+FACTORY_FORMAT_25 = 2  # the same for the IndexTTS-2.5 layout (2: the real tiktoken vocabulary)
 
 
 def _marker_text(size: CheckpointSize, seed: int) -> str:
     return (
-        f"format: {FACTORY_FORMAT}\nsize: {size}\nseed: {seed}\n\n"
+        f"format: {FACTORY_FORMAT_25 if size.endswith('-2.5') else FACTORY_FORMAT}\nsize: {size}\nseed: {seed}\n\n"
         "This folder was written by `python -m indextts make-checkpoint` for tests, demos and benchmarks:\n"
         "random weights and a tokenizer trained on the project's own text, in the official layout.\n"
         "It exercises the real loading and inference code; its output is not meaningful speech.\n"
@@ -72,16 +73,22 @@ def make_checkpoint(model_dir: str | Path, size: CheckpointSize = "tiny", seed: 
         raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
     model_dir = Path(model_dir)
     marker = model_dir / DEMO_MARKER
-    cfg = model_config(size)
-    if not marker.is_file() and any(
-        (model_dir / name).exists() for name in (cfg.gpt_checkpoint, cfg.dataset.bpe_model)
-    ):
+    if not marker.is_file() and any((model_dir / name).exists() for name in ("gpt.pth", "bpe.model", "codec.pth")):
         raise FileExistsError(f"{model_dir} holds a model that was not written by the factory; not overwriting it")
     if marker.is_file() and marker.read_text(encoding="utf-8") == _marker_text(size, seed):
         return model_dir
     started = time.perf_counter()
     log.info("Writing a %s random-weight checkpoint (seed %d) into %s", size, seed, model_dir)
     marker.unlink(missing_ok=True)  # an interrupted write must not look complete
+    if size.endswith("-2.5"):
+        from indextts.factory.checkpoint_v25 import write_folder_25
+
+        model_dir.mkdir(parents=True, exist_ok=True)
+        write_folder_25(model_dir, size.removesuffix("-2.5"), seed)
+        marker.write_text(_marker_text(size, seed), encoding="utf-8")
+        log.info("Checkpoint written in %.1f s", time.perf_counter() - started)
+        return model_dir
+    cfg = model_config(size)
     hf_cache = model_dir / HF_CACHE_DIRNAME
     hf_cache.mkdir(parents=True, exist_ok=True)
     write_config(cfg, model_dir / CONFIG_FILENAME)
