@@ -28,11 +28,12 @@ from indextts.gpt.conformer import ConformerEncoder
 from indextts.gpt.gpt2 import GPT2Stack
 from indextts.gpt.perceiver import PerceiverResampler
 from indextts.gpt.unified_voice import LearnedPositions, UnifiedVoice
+from indextts.text.multilingual import LANGUAGE_ROWS
 
 STYLE_DIM = 192  # CAMPPlus embedding width (hard-coded upstream)
-# Official LANGUAGE_DICT (27 codes, en=0 … common=26) + 1 rows. A checkpoint whose table has another
-# number of rows is built with that number (read from the file before loading).
-DEFAULT_LANGUAGE_ROWS = 28
+# Official LANGUAGE_DICT (106 codes: Whisper's 100, then minnan … common) + 1 rows. A checkpoint
+# whose table has another number of rows is built with that number (read from the file before loading).
+DEFAULT_LANGUAGE_ROWS = len(LANGUAGE_ROWS) + 1
 ZERO_CONDITIONING_ROWS = 2
 
 
