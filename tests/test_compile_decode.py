@@ -69,7 +69,9 @@ def test_compile_mode_follows_a_hook_added_after_compiling(gpt, prefixes, aot_ea
 
     hook = gpt.mel_head.register_forward_hook(stop_at_once)
     try:
-        compiled = codes(gpt, prefixes[:1], [GenerationSettings(do_sample=False, num_beams=1, max_mel_tokens=8)], "compile")
+        compiled = codes(
+            gpt, prefixes[:1], [GenerationSettings(do_sample=False, num_beams=1, max_mel_tokens=8)], "compile"
+        )
     finally:
         hook.remove()
     assert compiled == [([], True)]
