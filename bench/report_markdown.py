@@ -77,6 +77,8 @@ def official_table(data: dict[str, Any]) -> list[str]:
                 f"- **official {dtype}: the two tokenizers gave DIFFERENT token ids** ({c['text_ids_ours']} vs "
                 f"{c['text_ids_official']}): the rows below do not compare the same input."
             )
+    if len(lines) > 2:
+        lines.append("")
     if not good:
         return lines
     head = " | ".join(f"ours {d} | official {d} | official / ours" for d, _ in good)
@@ -97,7 +99,7 @@ def official_table(data: dict[str, Any]) -> list[str]:
         a, b = e["comparison"]["ours"], e["comparison"]["official"]
         rtf += [f"{a['total_cached'] / a['audio_s']:.4f}", f"{b['total_cached'] / b['audio_s']:.4f}", ""]
         ra, rb = a["codes"] / a["gpt_generate"], b["codes"] / b["gpt_generate"]
-        rate += [f"{ra:.0f}", f"{rb:.0f}", f"{ra / rb:.2f}× ours"]
+        rate += [f"{ra:.1f}", f"{rb:.1f}", f"ours {ra / rb:.2f}×"]
     lines.append(f"| RTF, cached prompt | {' | '.join(rtf)} |")
     lines.append(f"| GPT codes/s | {' | '.join(rate)} |")
     peaks = []
