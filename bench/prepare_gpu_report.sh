@@ -8,10 +8,10 @@
 #   bash bench/prepare_gpu_report.sh          # PYTHON=... to choose the interpreter (needs pip and librosa)
 #
 # .whl/official/ holds the OFFICIAL implementation for the side-by-side rows: the PyPI repackaging
-# of its code that parity/ also runs (indextts2-inference 2.1.1, pure Python) and the small pure
-# packages its inference path needs (omegaconf + antlr4 runtime, munch, einops, accelerate + psutil).
-# gpu_report.sh
-# installs them into a folder of their own: the package's import name is `indextts`, like ours.
+# of its code that parity/ also runs (indextts2-inference 2.1.1, pure Python) and the small
+# packages its inference path needs (omegaconf + antlr4 runtime, munch, einops, accelerate +
+# psutil). gpu_report.sh installs them into a folder of their own: the package's import name is
+# `indextts`, like ours.
 #
 # Left out on purpose: librosa (numba + llvmlite alone are 64 MB: the stand-in in bench/standins/
 # replaces its calls with identical numbers, librosa.load included) and the text normalisers
