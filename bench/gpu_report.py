@@ -3,11 +3,14 @@
     python bench/gpu_report.py --device cuda --size full --out /tmp/report     # the GPU report
     python bench/gpu_report.py --device cpu --size tiny --out /tmp/report      # the proof run, minutes
 
-Sections, in order, each written to report.json as soon as it is done (a run cut short keeps them):
-checkpoint write; per dtype: model load, stages of one 20 s utterance (forced code count) with RTF
-and codes/s; the decode step alone per step mode (CUDA graph, fixed shapes eager, exact eager) at
-1 and 3 beams against the memory-bandwidth bound; fp16/bf16 closeness to fp32 (codes, mel, wav);
-the serving core under 1/4/16/32 requests at once (throughput, latency, TTFA). report.md is the
+Sections, most important first, each written to report.json as soon as it is done (a run cut
+short keeps them): checkpoint write; the served dtype (float16): model load, stages of one 20 s
+utterance (forced code count) with RTF and codes/s at 3 beams, then THE OFFICIAL IMPLEMENTATION on
+the same weights, text, prompt and settings (bench/official_side.py: stages, RTF, its greedy codes
+against ours, the speed-up), then 1 beam, the decode step alone per step mode (CUDA graph,
+torch.compile, fixed shapes eager, exact eager) at 1 and 3 beams against the memory-bandwidth
+bound, the serving core under 1/4/16/32 requests at once (throughput, latency, TTFA); float32
+(stages, official side); bfloat16; fp16/bf16 closeness to fp32 (codes, mel, wav). report.md is the
 readable table. Timings are informative only: nothing here is asserted.
 """
 
@@ -30,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from node_bench import load_level, machine
+from official_side import IdentityGrammar, compare, run_official
 from report_markdown import markdown
 from stages import device_name, peak_rss_bytes, run_stages, stop_code_impossible, synchronize
 
@@ -57,12 +61,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--decode-codes", type=int, default=300, help="codes per decode-step measurement")
     p.add_argument("--fidelity-codes", type=int, default=200, help="codes compared across dtypes")
     p.add_argument("--budget-s", type=float, default=420, help="skip what is left past this many seconds")
+    p.add_argument("--official", default="float16,float32", help="dtypes the official code runs at ('' = none)")
+    p.add_argument("--official-repeat", type=int, default=1, help="timed official runs (after a warm-up)")
+    p.add_argument("--official-warmup-codes", type=int, default=100, help="codes of the official warm-up run")
+    p.add_argument("--decode-modes", default="", help="decode step modes measured (default: all the device runs)")
     p.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "indextts-report")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gpu-report")
     p.add_argument("--prompt", type=Path, default=REPO / "examples" / "voice_01.wav")
     args = p.parse_args(argv)
     args.levels = [int(n) for n in args.levels.split(",") if n.strip()]
     args.dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    args.official = [d.strip() for d in args.official.split(",") if d.strip()]
+    args.decode_modes = [m.strip() for m in args.decode_modes.split(",") if m.strip()]
     return args
 
 
@@ -103,8 +113,10 @@ class Report:
 def load(args: argparse.Namespace, folder: Path, dtype: str) -> tuple[IndexTTS2, float]:
     started = time.perf_counter()
     tts = IndexTTS2(folder, device=args.device, dtype=dtype, cache_dir=args.cache_dir)
-    if wetext.installed_version() is None:
-        tts.models.frontend.tokenizer.normalizer = None  # TEXT is written already normalised
+    if wetext.installed_version() is None:  # TEXT needs no grammar: the rest of the normaliser still runs
+        normalizer = tts.models.frontend.tokenizer.normalizer
+        assert normalizer is not None
+        normalizer.backend = IdentityGrammar()
     return tts, time.perf_counter() - started
 
 
@@ -179,7 +191,14 @@ def copy_bandwidth(device: torch.device) -> float | None:
     return 2 * 2**30 / seconds
 
 
-def decode_steps(args: argparse.Namespace, tts: IndexTTS2) -> dict[str, Any]:
+def decode_modes(args: argparse.Namespace, device: torch.device) -> list[str]:
+    """All four on CUDA; on the CPU `compile` only when asked (inductor's C++ build of the step took
+    over 15 minutes on the shared 2-core VM and did not finish)."""
+    default = ["graph", "fixed", "exact", "compile"] if device.type == "cuda" else ["fixed", "exact"]
+    return args.decode_modes or default
+
+
+def decode_steps(args: argparse.Namespace, tts: IndexTTS2, modes: list[str]) -> dict[str, Any]:
     """The GPT decode alone (prefix ready) per step mode and beam width: codes per second."""
     gpt, device = tts.models.gpt, tts.device
     speaker = tts.speaker(str(args.prompt))
@@ -188,14 +207,13 @@ def decode_steps(args: argparse.Namespace, tts: IndexTTS2) -> dict[str, Any]:
     with torch.inference_mode(), tts._autocast():
         latent = gpt.speaker_latent(speaker.spk_cond_emb.to(tts.dtype))
         prefix = gpt.prefix(gpt.conditioning(latent, emovec.to(latent.dtype)), torch.tensor(segment.ids, device=device))
-    modes = ["graph", "fixed", "exact"] if device.type == "cuda" else ["fixed", "exact"]
     rows = []
     with stop_code_impossible(tts):
         for beams in (1, 3):
             settings = GenerationSettings(max_mel_tokens=args.decode_codes, num_beams=beams)
             for mode in modes:
                 times = []
-                for seed in range(3):  # the first captures the graphs
+                for seed in range(3):  # the first captures the graphs (or compiles)
                     generator = torch.Generator(device).manual_seed(seed)
                     synchronize(device)
                     started = time.perf_counter()
@@ -271,6 +289,36 @@ def closeness_run(args: argparse.Namespace, tts: IndexTTS2, codes: torch.Tensor 
     return out
 
 
+def greedy_codes(args: argparse.Namespace, tts: IndexTTS2) -> tuple[list[int], list[int]]:
+    """Our text token ids of TEXT and our greedy codes (--fidelity-codes, stop impossible), for the official rows."""
+    prompt = str(args.prompt)
+    speaker = tts.speaker(prompt)
+    emovec = tts.emotion_vector(prompt, TEXT, EmotionRequest())
+    segment = tts.split_segments(TEXT, 120)[0]
+    settings = GenerationSettings(do_sample=False, num_beams=1, max_mel_tokens=args.fidelity_codes)
+    with stop_code_impossible(tts):
+        codes = tts.generate(speaker, emovec, segment, settings)[0].codes
+    return list(segment.ids), codes.tolist()
+
+
+def official_section(
+    args: argparse.Namespace, report: Report, tts: IndexTTS2, folder: Path, dtype: str, ours: dict[str, Any]
+) -> None:
+    """The official implementation at `dtype` on the same weights, and how ours compares (key official_<dtype>)."""
+    say(f"{dtype}: the official implementation, same weights")
+    ids, greedy = greedy_codes(args, tts)
+    timeout = max(60.0, args.budget_s - report.elapsed() + 90)
+    with tempfile.TemporaryDirectory(prefix="gpu-report-official-") as work:
+        official = run_official(args, folder, dtype, TEXT, Path(work), timeout)
+    if "error" not in official:
+        official["comparison"] = compare(ours, ids, greedy, official)
+        c = official["comparison"]
+        say(f"  official {dtype}: {c['speedup_total_cached']:.2f}x our time; same text ids: {c['same_text_ids']}")
+    else:
+        say(f"  official {dtype} failed: {official['error'][-500:]}")
+    report.save(f"official_{dtype}", official)
+
+
 def under_load(args: argparse.Namespace, tts: IndexTTS2, folder: Path, work: Path) -> list[dict[str, Any]]:
     from serving.engine import LoadedEngine
     from serving.node import Node, NodeSettings
@@ -307,12 +355,20 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     info = machine(device) | {"device_name": device_name(device)}
     normaliser = wetext.installed_version()
+    official = (
+        f"indextts2-inference 2.1.1 (the official code, repackaged) at {', '.join(args.official)}, same weights, "
+        f"text, prompt and settings, {args.official_repeat} timed run(s) after a {args.official_warmup_codes}-code "
+        "warm-up" + ("" if normaliser else "; its NeMo grammars replaced by a pass-through (bench/standins/official/)")
+        if args.official
+        else "not run (--official '')"
+    )
     report.save("settings", {
         "size": args.size, "codes": args.codes, "load_codes": args.load_codes, "levels": args.levels,
         "dtypes": args.dtypes, "repeat": args.repeat, "prompt": args.prompt.name,
-        "text": TEXT, "normaliser": f"WeTextProcessing {normaliser}" if normaliser else "none (pre-normalised text)",
-        "official": "not run: its dependencies (librosa → numba + llvmlite 64 MB; nemo-text-processing → "
-        "pynini 166 MB) do not fit the 64 MiB the device machine can carry",
+        "text": TEXT,
+        "normaliser": f"WeTextProcessing {normaliser}" if normaliser
+        else "ours without its grammars (identity in place of WeTextProcessing; the text needs none)",
+        "official": official,
     })  # fmt: skip
     report.save("machine", info)
     folder = args.cache_dir / f"checkpoint-{args.size}"
@@ -322,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     report.save("checkpoint_s", time.perf_counter() - started)
     reference = None
     served = args.dtypes[0]
-    for dtype in sorted(args.dtypes, key=lambda d: d != "float32"):  # float32 first: the fidelity reference
+    for dtype in sorted(args.dtypes, key=lambda d: d != served):  # the served dtype first: the key figures
         if not report.has_time(f"{dtype} stages"):
             continue
         say(f"{dtype}: load")
@@ -333,16 +389,32 @@ def main(argv: list[str] | None = None) -> int:
                 if report.has_time(f"{dtype} stages at {beams} beam(s)"):
                     entry[f"stages_{beams}"] = stages(args, tts, beams)
                     report.save(f"dtype_{dtype}", entry)
+                if (
+                    beams == 3
+                    and "stages_3" in entry
+                    and dtype in args.official
+                    and report.has_time(f"official {dtype}")
+                ):
+                    official_section(args, report, tts, folder, dtype, entry["stages_3"])
             if dtype == "float32" and len(args.dtypes) > 1 and report.has_time("fidelity reference"):
                 reference = closeness_run(args, tts, None)
+            # torch.compile's first calls compile for minutes: measured after the load levels.
+            modes = decode_modes(args, tts.device)
+            decode: dict[str, Any] = {"rows": []}
             if dtype == served and report.has_time("decode steps"):
                 say(f"{dtype}: the decode step alone")
-                report.save("decode", decode_steps(args, tts) | {"dtype": dtype})
+                decode = decode_steps(args, tts, [m for m in modes if m != "compile"]) | {"dtype": dtype}
+                report.save("decode", decode)
             if dtype == served and report.has_time("load levels"):
                 say(f"{dtype}: the serving core under load")
                 with tempfile.TemporaryDirectory(prefix="gpu-report-") as work:
                     levels = under_load(args, tts, folder, Path(work))
                 report.save("load", {"dtype": dtype, "levels": levels, "peak_gpu_bytes": peak_gpu(tts)})
+            if dtype == served and "compile" in modes and report.has_time("decode step, torch.compile"):
+                say(f"{dtype}: the decode step through torch.compile")
+                compiled = decode_steps(args, tts, ["compile"]) | {"dtype": dtype}
+                compiled["rows"] = decode["rows"] + compiled["rows"]
+                report.save("decode", decode | compiled)
         finally:
             release(tts)
     closeness = []

@@ -18,6 +18,11 @@ Every run generates exactly --codes codes: a forward hook on the GPT's mel head 
 logit to −inf and max_mel_tokens=--codes ends generation there; each run checks the count.
 --decoding default is what users run (the package's defaults: 3 beams, sampling, top_k 30);
 --decoding greedy is top_k=1, num_beams=1. Timings are informative only.
+
+For bench/gpu_report.py (which runs it in a child process, the package installed in a private
+folder named by INDEXTTS_REFERENCE_SITE): --warmup-codes shortens the warm-up run, --greedy-codes
+adds one greedy run whose codes the JSON keeps (to compare with ours on the same weights), and the
+JSON also has the segment's text token ids and, on CUDA, the peak GPU memory.
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--prompt", type=Path, default=REPO / "examples" / "voice_01.wav", help="voice prompt")
     parser.add_argument("--text", default=DEFAULT_TEXT, help="text of the segment (one segment)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of run i is seed + i")
+    parser.add_argument("--warmup-codes", type=int, help="codes of the warm-up run (default: --codes)")
+    parser.add_argument("--greedy-codes", type=int, default=0, help="then one greedy run of this many codes, kept")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write every measurement to this JSON file")
     args = parser.parse_args(argv)
     if args.codes < 1 or args.repeat < 1:
@@ -152,7 +159,11 @@ def make_stop_impossible(tts: Any) -> None:
     tts.gpt.mel_head.register_forward_hook(mask)  # also the last layer of the inference model's lm_head
 
 
-def one_run(tts: Any, clock: StageClock, args: argparse.Namespace, seed: int) -> dict[str, float]:
+def one_run(
+    tts: Any, clock: StageClock, args: argparse.Namespace, seed: int, count: int | None = None, decoding: str = ""
+) -> dict[str, Any]:
+    """One `infer` call of `count` forced codes (default --codes) with `decoding` (default --decoding)."""
+    count, decoding = count or args.codes, decoding or args.decoding
     prompt = str(args.prompt)
     tts._init_cache()
     clock.reset()
@@ -160,11 +171,13 @@ def one_run(tts: Any, clock: StageClock, args: argparse.Namespace, seed: int) ->
     tts._get_emotion_conditioning(prompt)
     prompt_cold = clock.times.pop("prompt")
     codes: list[int] = []
+    generated: list[list[int]] = []
     original = tts.gpt.inference_speech
 
     def counting(*a: Any, **k: Any) -> Any:
         out = original(*a, **k)
         codes.append(int(out[0].shape[-1]))
+        generated.append(out[0][0].tolist())
         return out
 
     tts.gpt.inference_speech = counting
@@ -175,20 +188,21 @@ def one_run(tts: Any, clock: StageClock, args: argparse.Namespace, seed: int) ->
             spk_audio_prompt=prompt,
             text=args.text,
             output_path=None,
-            max_mel_tokens=args.codes,
-            **DECODINGS[args.decoding],
+            max_mel_tokens=count,
+            **DECODINGS[decoding],
         )
     finally:
         tts.gpt.inference_speech = original
     infer_s = time.perf_counter() - started
-    if codes != [args.codes]:
-        raise SystemExit(f"expected one segment of {args.codes} codes, got {codes}")
-    times = dict(clock.times)
+    if codes != [count]:
+        raise SystemExit(f"expected one segment of {count} codes, got {codes}")
+    times: dict[str, Any] = dict(clock.times)
     blend = times.pop("emotion_blend")
     times["prompt_cached"] = times.pop("prompt") + blend
     times["prompt_cold"] = prompt_cold + blend
     times["audio_s"] = clock.audio_samples / 22050
     times["infer_s"] = infer_s
+    times["generated"] = generated[0]
     return times
 
 
@@ -222,11 +236,20 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         install(tts, clock)
         make_stop_impossible(tts)
         say(f"reference loaded in {load_s:.1f} s; warm-up run")
-        one_run(tts, clock, args, args.seed)
+        if args.device.startswith("cuda"):
+            torch.cuda.reset_peak_memory_stats()
+        one_run(tts, clock, args, args.seed, args.warmup_codes)
         runs = []
         for index in range(args.repeat):
             say(f"run {index + 1}/{args.repeat}")
             runs.append(one_run(tts, clock, args, args.seed + index))
+            runs[-1].pop("generated")
+        greedy = None
+        if args.greedy_codes:
+            say(f"greedy run of {args.greedy_codes} codes")
+            greedy = one_run(tts, clock, args, args.seed, args.greedy_codes, "greedy")["generated"]
+        text_ids = tts.tokenizer.convert_tokens_to_ids(segments[0])
+        peak_gpu = torch.cuda.max_memory_allocated() if args.device.startswith("cuda") else None
     finally:
         shutil.rmtree(hf_home, ignore_errors=True)
     import importlib.metadata as md
@@ -251,6 +274,9 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "load_s": load_s,
         "text_first_s": text_first_s,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_gpu_bytes": peak_gpu,
+        "text_ids": text_ids,
+        "greedy_codes": greedy,
         "runs": runs,
     }
 

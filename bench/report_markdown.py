@@ -56,17 +56,99 @@ def stage_table(data: dict[str, Any]) -> list[str]:
     return [*lines, "", "Model load: " + ", ".join(loads) + "."]
 
 
+def official_table(data: dict[str, Any]) -> list[str]:
+    """Ours against the official implementation per dtype, from the official_<dtype> sections."""
+    entries = [(k.removeprefix("official_"), v) for k, v in data.items() if k.startswith("official_")]
+    if not entries:
+        return []
+    lines = [
+        "The official code (`indextts2-inference` 2.1.1) in a child process on the same checkpoint, prompt, text "
+        "and settings (3 sampled beams, the stop code made impossible so both generate the same number of codes), "
+        "against our 3-beam column above. official / ours above 1: ours is faster.",
+        "",
+    ]
+    good = [(dtype, e) for dtype, e in entries if "comparison" in e]
+    for dtype, e in entries:
+        if "error" in e:
+            lines.append(f"- **official {dtype}: not measured**: {e['error'][-600:]}")
+        elif not e["comparison"]["same_text_ids"]:
+            c = e["comparison"]
+            lines.append(
+                f"- **official {dtype}: the two tokenizers gave DIFFERENT token ids** ({c['text_ids_ours']} vs "
+                f"{c['text_ids_official']}): the rows below do not compare the same input."
+            )
+    if len(lines) > 2:
+        lines.append("")
+    if not good:
+        return lines
+    head = " | ".join(f"ours {d} | official {d} | official / ours" for d, _ in good)
+    lines += [f"| stage (median) | {head} |", "|---|" + "---:|" * (3 * len(good))]
+
+    def cells(key: str, fmt: str, ratio: bool = True) -> str:
+        out = []
+        for _, e in good:
+            a, b = e["comparison"]["ours"][key], e["comparison"]["official"][key]
+            out += [fmt.format(a), fmt.format(b), f"{b / a:.2f}" if ratio and a else ""]
+        return " | ".join(out)
+
+    lines += [f"| {name} | {cells(key, '{:.3f} s')} |" for name, key in STAGE_ROWS]
+    lines.append(f"| **total, cached prompt** | {cells('total_cached', '{:.3f} s')} |")
+    rtf = []
+    rate = []
+    for _, e in good:
+        a, b = e["comparison"]["ours"], e["comparison"]["official"]
+        rtf += [f"{a['total_cached'] / a['audio_s']:.4f}", f"{b['total_cached'] / b['audio_s']:.4f}", ""]
+        ra, rb = a["codes"] / a["gpt_generate"], b["codes"] / b["gpt_generate"]
+        rate += [f"{ra:.1f}", f"{rb:.1f}", f"ours {ra / rb:.2f}×"]
+    lines.append(f"| RTF, cached prompt | {' | '.join(rtf)} |")
+    lines.append(f"| GPT codes/s | {' | '.join(rate)} |")
+    peaks = []
+    for dtype, e in good:
+        peaks += [
+            gib(data.get(f"dtype_{dtype}", {}).get("stages_3", {}).get("peak_gpu_bytes")),
+            gib(e["peak_gpu_bytes"]),
+            "",
+        ]
+    lines.append(f"| peak GPU memory | {' | '.join(peaks)} |")
+    lines.append("")
+    for dtype, e in good:
+        c = e["comparison"]
+        first = "none" if c["greedy_first_difference"] is None else f"step {c['greedy_first_difference']}"
+        lines.append(
+            f"- {dtype}: **ours is {c['speedup_total_cached']:.2f}× faster** end to end (cached prompt; GPT "
+            f"generation {c['speedup_gpt']:.2f}×); same text token ids on both sides: "
+            f"{'yes' if c['same_text_ids'] else '**NO**'} ({c['text_ids_ours']}); greedy codes ({c['greedy_codes']}, "
+            f"stop impossible) equal at {c['greedy_agreement']:.1%} of the steps, first difference: {first}; "
+            f"official model load {e['load_s']:.1f} s, child process {e['wall_s']:.0f} s in all."
+        )
+    return lines
+
+
+def faster_step(rows: list[dict[str, Any]]) -> list[str]:
+    """Which of the two captured modes (hand-made CUDA graphs, torch.compile) was faster, per beam width."""
+    out = []
+    for beams in sorted({r["beams"] for r in rows}):
+        pair = {r["mode"]: r["codes_per_s"] for r in rows if r["beams"] == beams and r["mode"] in ("graph", "compile")}
+        if len(pair) == 2:
+            best = max(pair, key=pair.get)
+            other = min(pair, key=pair.get)
+            out.append(f"{beams} beam(s): **{best}** ({pair[best] / pair[other]:.2f}× {other})")
+    return ["", "Faster captured step: " + "; ".join(out) + "."] if out else []
+
+
 def decode_table(decode: dict[str, Any]) -> list[str]:
     lines = [
         f"GPT decode alone, {decode['dtype']}, prefix ready, forced code count, best of the warm runs. "
-        "graph: fixed shapes replayed as CUDA graphs; fixed: the same shapes run eagerly; exact: eager, "
-        "rows and attention window exactly as long as needed.",
+        "graph: fixed shapes replayed as hand-captured CUDA graphs (the default on CUDA); compile: the same "
+        "fixed-shape step through torch.compile (inductor, mode reduce-overhead on CUDA); fixed: the same shapes "
+        "run eagerly; exact: eager, rows and attention window exactly as long as needed.",
         "",
         "| step mode | beams | codes/s | ms per step |",
         "|---|---:|---:|---:|",
     ]
     for row in decode["rows"]:
         lines.append(f"| {row['mode']} | {row['beams']} | {row['codes_per_s']:.0f} | {1000 / row['codes_per_s']:.3f} |")
+    lines += faster_step(decode["rows"])
     if decode.get("graph_capture_failed"):
         lines += ["", "**CUDA graph capture failed** (the log has why): the graph rows ran the fixed-shape eager step."]
     weights = decode["weight_bytes"]
@@ -148,6 +230,7 @@ def markdown(data: dict[str, Any]) -> str:
         ]
     sections = [
         ("Single stream, stage by stage", stage_table(data)),
+        ("Against the official implementation, same weights", official_table(data)),
         ("The decode step", decode_table(data["decode"]) if "decode" in data else []),
         ("Half precision against float32", fidelity_table(data["fidelity"]) if data.get("fidelity") else []),
         ("The serving core under load", load_table(data["load"], s.get("load_codes", 0)) if "load" in data else []),

@@ -358,7 +358,8 @@ class RuntimeSettings:
     dtype: precision of the neural stages; half precision falls back to float32 on CPU and MPS,
         as the official implementation does.
     decode_step: how the GPT decode step runs (`indextts.gpt.static_decode`): "auto" (CUDA graphs
-        on CUDA, exact shapes elsewhere), "graph", "fixed" (the graphs' shapes, eagerly) or "exact".
+        on CUDA, exact shapes elsewhere), "graph", "compile" (the graphs' shapes through
+        torch.compile, reduce-overhead on CUDA), "fixed" (the graphs' shapes, eagerly) or "exact".
     """
 
     device: str = "auto"
@@ -372,8 +373,8 @@ class RuntimeSettings:
         kind = self.device.split(":", 1)[0]
         if kind not in ("auto", "cpu", "cuda", "mps"):
             raise ConfigError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
-        if self.decode_step not in ("auto", "graph", "fixed", "exact"):
-            raise ConfigError(f"decode_step must be auto, graph, fixed or exact, got {self.decode_step!r}")
+        if self.decode_step not in ("auto", "graph", "compile", "fixed", "exact"):
+            raise ConfigError(f"decode_step must be auto, graph, compile, fixed or exact, got {self.decode_step!r}")
 
     def resolve_device(self) -> Any:
         """The concrete `torch.device` this process will use."""

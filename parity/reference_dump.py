@@ -97,9 +97,18 @@ FAKE_REVISION = hashlib.sha1(b"indextts-parity-reference").hexdigest()
 # --------------------------------------------------------------------------- import isolation
 
 
+def reference_sites() -> set[Path]:
+    """Where the reference package may be installed: this venv's site-packages or, for the GPU
+    report (bench/gpu_report.sh), the private folder named by INDEXTTS_REFERENCE_SITE."""
+    sites = {Path(p).resolve() for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
+    if os.environ.get("INDEXTTS_REFERENCE_SITE"):
+        sites.add(Path(os.environ["INDEXTTS_REFERENCE_SITE"]).resolve())
+    return sites
+
+
 def isolate_sys_path() -> None:
     """Drop every sys.path entry that would shadow the reference package with our `indextts/`."""
-    site_dirs = {Path(p).resolve() for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
+    site_dirs = reference_sites()
     kept = []
     for entry in sys.path:
         path = Path(entry or os.getcwd()).resolve()
@@ -117,9 +126,9 @@ def import_reference_package():
     import indextts
 
     pkg_file = Path(indextts.__file__).resolve()
-    purelib = Path(sysconfig.get_paths()["purelib"]).resolve()
-    if purelib not in pkg_file.parents:
-        raise SystemExit(f"imported the wrong indextts: {pkg_file} (expected under {purelib})")
+    sites = reference_sites()
+    if not sites & set(pkg_file.parents):
+        raise SystemExit(f"imported the wrong indextts: {pkg_file} (expected under one of {sorted(map(str, sites))})")
     version = md.version(PACKAGE_DIST)
     if version != PACKAGE_VERSION:
         raise SystemExit(f"{PACKAGE_DIST} {version} installed, {PACKAGE_VERSION} expected")

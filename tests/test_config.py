@@ -112,7 +112,7 @@ def test_runtime_settings_are_validated_and_resolved():
         RuntimeSettings(dtype="int8")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="device must be"):
         RuntimeSettings(device="tpu")
-    with pytest.raises(ConfigError, match="decode_step must be auto, graph, fixed or exact"):
+    with pytest.raises(ConfigError, match="decode_step must be auto, graph, compile, fixed or exact"):
         RuntimeSettings(decode_step="compiled")
     if not torch.cuda.is_available():
         assert RuntimeSettings().resolve_device().type in ("cpu", "mps")

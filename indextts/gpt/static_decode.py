@@ -13,6 +13,11 @@ On the CPU the same code runs eagerly (`step_mode`), with the rows and the windo
 graphs have them, bucketed; either way its codes equal the dynamic-cache loop's
 (tests/test_static_decode.py).
 
+The alternative to hand-captured graphs is `compile`: the same buffers and the same fixed-shape step
+handed to `torch.compile` (inductor; `mode="reduce-overhead"` on CUDA, i.e. CUDA graphs that
+torch records itself, around fused kernels). The cache buffers are marked as static addresses, so
+the recorded graphs write into them in place instead of copying them in at every step.
+
 Legend: L layers, R rows (requests × beams), H heads, D head dim, M cache columns, W window,
 C model_dim, V number_mel_codes, P longest prefix.
 """
@@ -46,7 +51,12 @@ def window_bucket(columns: int, capacity: int) -> int:
     return min(-(-columns // WINDOW) * WINDOW, capacity)
 
 
-DECODE_STEPS = ("auto", "graph", "fixed", "exact")
+DECODE_STEPS = ("auto", "graph", "compile", "fixed", "exact")
+# torch.compile's backend for the "compile" step. Tests on the CPU set "aot_eager" (the same traced
+# graph without inductor's code generation, which takes minutes per bucket on a small shared CPU).
+COMPILE_BACKEND = "inductor"
+# Every (rows bucket, window) pair is its own compiled graph: room for a long batched utterance's.
+COMPILE_RECOMPILE_LIMIT = 256
 
 
 def step_mode(device: torch.device, requested: str = "auto") -> str:
@@ -54,6 +64,8 @@ def step_mode(device: torch.device, requested: str = "auto") -> str:
     CUDA and "exact" elsewhere, and "graph" off CUDA runs as "fixed".
 
     graph: fixed shapes (bucketed rows and window), captured and replayed as CUDA graphs (CUDA only);
+    compile: the same fixed shapes through torch.compile (`COMPILE_BACKEND`; on CUDA with
+        mode="reduce-overhead", so torch captures the CUDA graphs); any device;
     fixed: the same fixed shapes, run eagerly (what the graphs replay, minus the capture);
     exact: the rows and the attention window exactly as long as needed, run eagerly.
     """
@@ -165,6 +177,48 @@ class _Graphs:
 _GRAPHS: weakref.WeakKeyDictionary[UnifiedVoice, _Graphs] = weakref.WeakKeyDictionary()
 
 
+class _Compiled:
+    """One model's step through torch.compile, bound to its buffers (kept across generations, like `_Graphs`)."""
+
+    def __init__(self) -> None:
+        self.buffers: _Buffers | None = None
+        self.step = None
+        self.signature: tuple = ()
+
+    def buffers_for(self, model: UnifiedVoice, rows: int, columns: int, dtype: torch.dtype) -> _Buffers:
+        weights = tuple(p.data_ptr() for p in model.parameters())
+        signature = (_hook_signature(model), dtype, weights, COMPILE_BACKEND)
+        b = self.buffers
+        if b is None or b.rows < rows or b.columns < columns or b.dtype != dtype or signature != self.signature:
+            rows = max(rows, b.rows if b else 0)
+            columns = window_bucket(max(columns, b.columns if b else 0), 1 << 30)
+            self.buffers = self.step = None
+            b = self.buffers = _Buffers(model, rows, columns, model.mel_head.weight.device, dtype)
+            for tensor in (b.keys, b.values, b.codes, b.column, b.position, b.starts, b.arange):
+                torch._dynamo.mark_static_address(tensor)  # read and written in place: never copied in
+            cuda = b.keys.device.type == "cuda"
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, COMPILE_RECOMPILE_LIMIT)
+            # A fresh wrapper per buffer set: its guards then refer to these buffers only.
+            self.step = torch.compile(
+                lambda model, rows, window: b.forward(model, rows, window),
+                backend=COMPILE_BACKEND,
+                mode="reduce-overhead" if cuda and COMPILE_BACKEND == "inductor" else None,
+                fullgraph=True,
+                dynamic=False,
+            )
+            self.signature = signature
+        return b
+
+    def run(self, model: UnifiedVoice, rows: int, window: int) -> torch.Tensor:
+        # Outputs of torch's CUDA graphs are overwritten by the next replay: copy the logits out
+        # (R × V floats), and tell it a new step begins.
+        torch.compiler.cudagraph_mark_step_begin()
+        return self.step(model, rows, window).clone()
+
+
+_COMPILED: weakref.WeakKeyDictionary[UnifiedVoice, _Compiled] = weakref.WeakKeyDictionary()
+
+
 class StaticDecoder:
     """One batched generation's cache and step: the prefixes are prefilled, then one code per row per step.
 
@@ -186,6 +240,7 @@ class StaticDecoder:
         P, device, dtype = max(lengths), prefixes[0].device, prefixes[0].dtype
         self.prefix_len = P
         self.graphs: _Graphs | None = None
+        self.compiled: _Compiled | None = None
         self.mode = step_mode(device, decode_step)
         if self.mode == "graph":
             state = _GRAPHS.setdefault(model, _Graphs())
@@ -193,9 +248,13 @@ class StaticDecoder:
                 self.mode = "fixed"
             else:
                 self.graphs = state
+        if self.mode == "compile":
+            self.compiled = _COMPILED.setdefault(model, _Compiled())
         columns = P + 1 + max_new
         if self.graphs is not None:
             self.buffers = self.graphs.buffers_for(model, row_bucket(len(rows)), columns, dtype)
+        elif self.compiled is not None:
+            self.buffers = self.compiled.buffers_for(model, row_bucket(len(rows)), columns, dtype)
         elif self.mode == "fixed":
             self.buffers = _Buffers(model, row_bucket(len(rows)), window_bucket(columns, 1 << 30), device, dtype)
         else:
@@ -253,6 +312,8 @@ class StaticDecoder:
                 # A capture that fails (an unsupported op, a driver without graphs) must not fail the request.
                 log.exception("CUDA graph capture failed; this model decodes with fixed shapes, eagerly, from now on")
                 self.graphs.broken, self.graphs, self.mode = True, None, "fixed"
+        if self.compiled is not None:
+            return self.compiled.run(self.model, rows, window)[:R]
         return b.forward(self.model, rows, window)[:R]
 
 
