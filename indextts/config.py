@@ -15,7 +15,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, ClassVar, Literal, Union
 
 import yaml
 
@@ -202,6 +202,9 @@ class ModelConfig:
     vocoder: VocoderConfig
     version: float
 
+    GENERATION: ClassVar[str] = "2"  # the model generation this layout describes (IndexTTS-2)
+    VERSION: ClassVar[float] = SUPPORTED_VERSION  # the `version` its config.yaml carries
+
     @property
     def semantic_dim(self) -> int:
         """Width of the w2v-BERT features everything downstream reads (1024 for the real model)."""
@@ -260,6 +263,9 @@ def _build(cls: type, mapping: dict[str, Any], prefix: str, problems: list[str])
         expected.append(key)
         dotted = f"{prefix}.{key}" if prefix else key
         if key not in mapping:
+            if f.default is not dataclasses.MISSING:  # an optional key (only the 2.5 layout has any)
+                values[f.name] = f.default
+                continue
             problems.append(f"missing key '{dotted}'")
             values[f.name] = None
             continue
@@ -285,30 +291,30 @@ def _check_consistency(cfg: ModelConfig) -> list[str]:
             problems.append(f"'gpt.{name}' must be below 'gpt.number_mel_codes' ({gpt.number_mel_codes})")
     if cfg.s2mel.length_regulator.channels != cfg.s2mel.dit.content_dim:
         problems.append("'s2mel.length_regulator.channels' must equal 's2mel.DiT.content_dim'")
-    if cfg.version != SUPPORTED_VERSION:
+    if cfg.version != cfg.VERSION:
         problems.append(
-            f"'version' is {cfg.version}, but IndexTTS Node runs IndexTTS {SUPPORTED_VERSION} "
-            "checkpoints (download IndexTeam/IndexTTS-2, see checkpoints/README.md)"
+            f"'version' is {cfg.version}, but this loader reads IndexTTS-{cfg.GENERATION} checkpoints "
+            f"(version {cfg.VERSION}); the engine picks the loader from the folder's files (indextts.generation)"
         )
     return problems
 
 
-def parse_config(mapping: Any, source: str = "<config>") -> ModelConfig:
-    """Build a `ModelConfig` from an already-parsed YAML mapping."""
+def parse_config(mapping: Any, source: str = "<config>", cls: type[ModelConfig] = ModelConfig) -> ModelConfig:
+    """Build a `ModelConfig` (or the 2.5 `ModelConfig25` given as `cls`) from a parsed YAML mapping."""
     if not isinstance(mapping, dict):
         raise ConfigError(f"{source}: expected a YAML mapping at the top level, got {type(mapping).__name__}")
     problems: list[str] = []
-    cfg = _build(ModelConfig, mapping, "", problems)
+    cfg = _build(cls, mapping, "", problems)
     if cfg is not None:
         problems = _check_consistency(cfg)
     if problems:
         listing = "\n  - ".join(problems)
-        raise ConfigError(f"{source}: invalid IndexTTS-2 config:\n  - {listing}")
+        raise ConfigError(f"{source}: invalid IndexTTS-{cls.GENERATION} config:\n  - {listing}")
     return cfg
 
 
-def load_config(path: str | Path) -> ModelConfig:
-    """Read `config.yaml` from a file path or from a checkpoint directory."""
+def read_config_mapping(path: str | Path) -> tuple[Any, Path]:
+    """The parsed YAML of `config.yaml` (a file path or a checkpoint directory) and the file's path."""
     path = Path(path)
     if path.is_dir():
         path = path / CONFIG_FILENAME
@@ -323,7 +329,13 @@ def load_config(path: str | Path) -> ModelConfig:
         mapping = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(mapping, str(path))
+    return mapping, path
+
+
+def load_config(path: str | Path, cls: type[ModelConfig] = ModelConfig) -> ModelConfig:
+    """Read `config.yaml` from a file path or from a checkpoint directory."""
+    mapping, path = read_config_mapping(path)
+    return parse_config(mapping, str(path), cls)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,3 +45,5 @@ class SpeechLengthCap:
 
 
 DEMO_SPEECH_LENGTH = SpeechLengthCap()
+# IndexTTS-2.5 makes codes at 25 Hz: half as many per second of speech, same seconds per text token.
+DEMO_SPEECH_LENGTH_25 = SpeechLengthCap(codes_per_text_token=6.0, min_codes=25, max_codes=300)

@@ -1,8 +1,10 @@
-"""`IndexTTS2`: the public face of the library. Text and a voice prompt in, 22.05 kHz speech out.
+"""`IndexTTS`: the public face of the library. Text and a voice prompt in, 22.05 kHz speech out.
 
-Per segment of the text: the GPT generates semantic codes, re-reads them teacher-forced for its
-latent, s2mel turns codes + latent into a mel spectrogram by flow matching, BigVGAN turns the mel
-into a waveform. Segments are joined with `interval_silence` ms of zeros. Prompt conditioning is
+One engine for both model generations; the checkpoint folder decides which (`indextts.generation`).
+Per segment of the text: the GPT generates semantic codes; IndexTTS-2 re-reads them teacher-forced
+for its latent, IndexTTS-2.5 decodes them with its 25 Hz codec instead; s2mel turns that content
+into a mel spectrogram by flow matching (2.5: `duration_factor` scales its length), BigVGAN turns
+the mel into a waveform. Segments are joined with `interval_silence` ms of zeros. Prompt conditioning is
 cached by audio content. No UI calls: long work reports through a `progress(fraction, stage)`
 callback, and failures are typed `IndexTTSError`s. A request can be cancelled: its `should_stop`
 callable is asked between GPT decode steps and before each segment's decoding; once it says stop the
@@ -119,6 +121,9 @@ class RequestPlan:
     text_seconds: float
     should_stop: ShouldStop | None = None  # cancellation check, asked between decode steps
     length_cap: SpeechLengthCap | None = None  # the engine's per-segment code limit, if it has one
+    language: str | None = None  # 2.5: the language the text was read in (None for 2.0)
+    language_index: int | None = None  # 2.5: its row of the GPT's lang_embedding
+    duration_factor: float = 1.0  # 2.5: scales the generated mel length
 
     def stop_requested(self) -> bool:
         return self.should_stop is not None and self.should_stop()
@@ -135,8 +140,16 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.int16)
 
 
-class IndexTTS2:
-    """Load once, then `infer` (whole utterance) or `infer_stream` (segment by segment)."""
+DURATION_FACTOR_RANGE = (0.5, 2.0)  # the official UI's range
+AUTO_LANGUAGE = "auto"
+
+
+class IndexTTS:
+    """Load once, then `infer` (whole utterance) or `infer_stream` (segment by segment).
+
+    Serves an IndexTTS-2 or an IndexTTS-2.5 checkpoint (`generation`); the 2.5-only request
+    options `language` and `duration_factor` are refused with a clear error on a 2.0 model.
+    """
 
     def __init__(
         self,
@@ -167,11 +180,51 @@ class IndexTTS2:
     def model_dir(self) -> Path:
         return self.models.paths.model_dir
 
+    @property
+    def generation(self) -> str:
+        """ "2" (IndexTTS-2) or "2.5" (IndexTTS-2.5)."""
+        return self.models.generation
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Languages a request may name (2.5); empty for 2.0, which reads Chinese and English as they come."""
+        return self.models.languages
+
+    @property
+    def has_duration_factor(self) -> bool:
+        return self.generation == "2.5"
+
     # --- text ------------------------------------------------------------------------------------
 
-    def split_segments(self, text: str, max_tokens: int = 120, quick_streaming_tokens: int = 0) -> list[TextSegment]:
-        """The segments `infer` would synthesise, for previews."""
+    def resolve_language(self, text: str, language: str | None) -> str | None:
+        """The language a request is read in: None for 2.0; for 2.5 the named one, else detected from the text."""
+        wanted = None if language is None or language.strip().lower() in ("", AUTO_LANGUAGE) else language
+        if self.generation != "2.5":
+            if wanted is not None and wanted.lower() not in ("zh", "en"):
+                raise TextError(
+                    f"language {language!r}: this IndexTTS-2 model reads Chinese and English only (it picks them by "
+                    "itself); other languages need an IndexTTS-2.5 checkpoint"
+                )
+            return None
+        if wanted is None:
+            return self.models.frontend.detect_language(text)
+        wanted = wanted.strip().lower()
+        if wanted not in self.languages:
+            raise TextError(f"language {language!r} is not one of {', '.join(self.languages)} (or 'auto')")
+        return wanted
+
+    def split_segments(
+        self, text: str, max_tokens: int = 120, quick_streaming_tokens: int = 0, language: str | None = None
+    ) -> list[TextSegment]:
+        """The segments `infer` would synthesise, for previews (2.5: in `language`, detected when None)."""
+        if self.generation == "2.5":
+            chosen = self.resolve_language(text, language)
+            return self.models.frontend.segments(text, chosen, max_tokens, quick_streaming_tokens)
+        self.resolve_language(text, language)
         return self.models.frontend.segments(text, max_tokens, quick_streaming_tokens)
+
+    def _language_index(self, language: str) -> int:
+        return self.models.frontend.tokenizer.language_index(language)
 
     # --- stages ----------------------------------------------------------------------------------
 
@@ -205,20 +258,29 @@ class IndexTTS2:
         self,
         items: Sequence[tuple[SpeakerPrompt, torch.Tensor, TextSegment, GenerationSettings, torch.Generator | None]],
         should_stop: Sequence[ShouldStop | None] | None = None,
+        languages: Sequence[str | None] | None = None,
     ) -> list[tuple[GeneratedCodes, torch.Tensor | None, StageTimings]]:
-        """Codes and GPT latents for several segments, their codes generated in one batched decode.
+        """Codes and content latents for several segments, their codes generated in one batched decode.
 
-        An item whose `should_stop` said stop comes back with `codes.cancelled` set and no latent.
+        The latent is 2.0's teacher-forced GPT latent (1, N, C) or 2.5's codec decode (1, 2N, H).
+        `languages` (2.5): each item's language (None: detected default). An item whose `should_stop`
+        said stop comes back with `codes.cancelled` set and no latent.
         """
-        gpt = self.models.gpt
+        m = self.models
+        gpt = m.gpt
         started = self._now()
         with torch.inference_mode(), self._autocast():
             conditionings, ids, prefixes = [], [], []
-            for speaker, emovec, segment, _, _ in items:
-                speaker_latent = gpt.speaker_latent(speaker.spk_cond_emb.to(self.dtype))  # (1, 32, C)
-                conditionings.append(gpt.conditioning(speaker_latent, emovec.to(speaker_latent.dtype)))  # (1, 34, C)
+            for k, (speaker, emovec, segment, _, _) in enumerate(items):
+                speaker_latent = gpt.speaker_latent(m.speaker_input(speaker).to(self.dtype))  # (1, 32|1, C)
+                conditionings.append(gpt.conditioning(speaker_latent, emovec.to(speaker_latent.dtype)))  # (1, 34|3, C)
                 ids.append(torch.tensor(segment.ids, dtype=torch.long, device=self.device))
-                prefixes.append(gpt.prefix(conditionings[-1], ids[-1]))
+                if m.generation == "2.5":
+                    named = languages[k] if languages else None
+                    language = self._language_index(named or m.frontend.detect_language(segment.text))
+                    prefixes.append(gpt.prefix(conditionings[-1], ids[-1], language))
+                else:
+                    prefixes.append(gpt.prefix(conditionings[-1], ids[-1]))
             results = generate_codes_batch(
                 gpt, prefixes, [i[3] for i in items], [i[4] for i in items], should_stop, self.decode_step
             )
@@ -229,7 +291,7 @@ class IndexTTS2:
                     out.append((result, None, StageTimings(gpt_generate=generate_seconds)))
                     continue
                 started = self._now()
-                latent = gpt.latent(conditioning, text_ids, result.codes.to(self.device)).float()  # (1, N, C)
+                latent = m.content_latent(conditioning, text_ids, result.codes)  # (1, N, C) | (1, 2N, H)
                 timings = StageTimings(gpt_generate=generate_seconds, gpt_latent=self._now() - started)
                 out.append((result, latent, timings))
         return out
@@ -243,15 +305,15 @@ class IndexTTS2:
         generator: torch.Generator | None = None,
         noise: torch.Tensor | None = None,
         should_stop: ShouldStop | None = None,
+        duration_factor: float = 1.0,
     ) -> tuple[torch.Tensor, torch.Tensor, StageTimings]:
-        """Codes (N,) + latent (1, N, C) → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32.
+        """Codes (N,) + content latent → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32.
 
         `should_stop` is asked between diffusion steps; raises `Cancelled`.
         """
         m, timings = self.models, StageTimings()
         started = self._now()
-        semantic = m.codec.embed_codes(codes.view(1, -1).to(self.device)) + m.s2mel.project_gpt_latent(latent)
-        cond = m.s2mel.regulate(semantic, m.s2mel.target_frames(codes.shape[-1]))  # (1, T_gen, C)
+        cond = m.content(codes, latent, duration_factor)  # (1, T_gen, C)
         mel = m.s2mel.generate_mel(
             speaker.prompt_condition,
             cond,
@@ -271,21 +333,23 @@ class IndexTTS2:
 
     @torch.inference_mode()
     def decode_batch(
-        self, items: Sequence[tuple[SpeakerPrompt, torch.Tensor, torch.Tensor, torch.Generator | None]]
+        self,
+        items: Sequence[tuple[SpeakerPrompt, torch.Tensor, torch.Tensor, torch.Generator | None]],
+        duration_factors: Sequence[float] | None = None,
     ) -> list[tuple[torch.Tensor, torch.Tensor, StageTimings]]:
         """`decode` for several segments (speaker, codes, latent, generator) with one flow-matching
         solve and one vocoder pass for all; each result equals its `decode` up to float rounding.
 
         The batch's stage times are shared work: each segment reports all of them (as `generate_batch`).
         """
+        factors = list(duration_factors) if duration_factors is not None else [1.0] * len(items)
         if len(items) == 1:
-            return [self.decode(*items[0])]
+            return [self.decode(*items[0], duration_factor=factors[0])]
         m, timings = self.models, StageTimings()
         started = self._now()
         requests = []
-        for speaker, codes, latent, generator in items:
-            semantic = m.codec.embed_codes(codes.view(1, -1).to(self.device)) + m.s2mel.project_gpt_latent(latent)
-            cond = m.s2mel.regulate(semantic, m.s2mel.target_frames(codes.shape[-1]))  # (1, T_gen, C)
+        for (speaker, codes, latent, generator), factor in zip(items, factors, strict=True):
+            cond = m.content(codes, latent, factor)  # (1, T_gen, C)
             requests.append(MelRequest(speaker.prompt_condition, cond, speaker.ref_mel, speaker.style, generator))
         mels = generate_mel_batch(m.s2mel.estimator, requests, DIFFUSION_STEPS, CFG_RATE)  # (1, 80, T_gen) each
         timings.s2mel = self._now() - started
@@ -294,9 +358,9 @@ class IndexTTS2:
         timings.vocoder = self._now() - started
         return [(mel, wav, timings) for mel, wav in zip(mels, wavs, strict=True)]
 
-    def decode_frames(self, speaker: SpeakerPrompt, n_codes: int) -> int:
+    def decode_frames(self, speaker: SpeakerPrompt, n_codes: int, duration_factor: float = 1.0) -> int:
         """Frames the flow-matching solver runs on for a segment of n codes (prompt + generated)."""
-        return speaker.ref_mel.shape[-1] + self.models.s2mel.target_frames(n_codes)
+        return speaker.ref_mel.shape[-1] + self.models.content_frames(n_codes, duration_factor)
 
     # --- whole requests --------------------------------------------------------------------------
 
@@ -314,12 +378,17 @@ class IndexTTS2:
         quick_streaming_tokens: int = 0,
         seed: int | None = None,
         should_stop: ShouldStop | None = None,
+        language: str | None = None,
+        duration_factor: float = 1.0,
         **generation: object,
     ) -> RequestPlan:
         """Conditioning and segments for a request (the arguments of `infer_stream`); raises `IndexTTSError`.
 
         `should_stop` (optional) is this request's cancellation check, see `synthesize_round`.
+        `language` (2.5; None or "auto": detected from the text) and `duration_factor` (2.5, 0.5–2.0).
         """
+        self._check_duration_factor(duration_factor)
+        chosen_language = self.resolve_language(text, language)
         settings = GenerationSettings(**generation)  # type: ignore[arg-type]
         started = self._now()
         speaker = self.speaker(spk_audio_prompt)
@@ -328,7 +397,7 @@ class IndexTTS2:
         emovec = self.emotion_vector(spk_audio_prompt, text, emotion, rng)
         prompt_seconds = self._now() - started
         started = self._now()
-        segments = self.split_segments(text, max_text_tokens_per_segment, quick_streaming_tokens)
+        segments = self.split_segments(text, max_text_tokens_per_segment, quick_streaming_tokens, chosen_language)
         if not segments:
             raise TextError("the text is empty after normalisation: nothing to say")
         text_seconds = self._now() - started
@@ -342,7 +411,19 @@ class IndexTTS2:
             text_seconds,
             should_stop,
             self.speech_length_cap,
+            chosen_language,
+            self._language_index(chosen_language) if chosen_language else None,
+            float(duration_factor),
         )
+
+    def _check_duration_factor(self, duration_factor: float) -> None:
+        if duration_factor == 1.0:
+            return
+        if self.generation != "2.5":
+            raise TextError("duration_factor: this IndexTTS-2 model has no duration control (IndexTTS-2.5 has)")
+        low, high = DURATION_FACTOR_RANGE
+        if not low <= duration_factor <= high:
+            raise TextError(f"duration_factor must be between {low} and {high}, got {duration_factor}")
 
     def synthesize_round(
         self, work: Sequence[tuple[RequestPlan, int]], decode_groups: DecodeGroups | None = None
@@ -358,9 +439,13 @@ class IndexTTS2:
         generated = self.generate_batch(
             [(plan.speaker, plan.emovec, plan.segments[i], plan.settings_for(i), plan.generator) for plan, i in work],
             [plan.should_stop for plan, _ in work],
+            [plan.language for plan, _ in work],
         )
         live = [k for k, (result, latent, _) in enumerate(generated) if not result.cancelled and latent is not None]
-        frames = [self.decode_frames(work[k][0].speaker, generated[k][0].codes.shape[0]) for k in live]
+        frames = [
+            self.decode_frames(work[k][0].speaker, generated[k][0].codes.shape[0], work[k][0].duration_factor)
+            for k in live
+        ]
         groups = [[live[j] for j in g] for g in decode_groups(frames) if g] if decode_groups else [[k] for k in live]
         if sorted(i for group in groups for i in group) != live:
             raise ValueError(f"decode groups {groups} must hold each of the {len(live)} segments once")
@@ -418,7 +503,12 @@ class IndexTTS2:
             (plan, _), (result, latent, _) = work[group[0]], generated[group[0]]
             try:
                 _, wav, timings = self.decode(
-                    plan.speaker, result.codes, latent, plan.generator, should_stop=plan.should_stop
+                    plan.speaker,
+                    result.codes,
+                    latent,
+                    plan.generator,
+                    should_stop=plan.should_stop,
+                    duration_factor=plan.duration_factor,
                 )
             except Cancelled as stopped:
                 return {group[0]: stopped}
@@ -428,7 +518,8 @@ class IndexTTS2:
         }
         members = [i for i in group if i not in out]
         items = [(work[i][0].speaker, generated[i][0].codes, generated[i][1], work[i][0].generator) for i in members]
-        for i, (_, wav, timings) in zip(members, self.decode_batch(items) if items else [], strict=True):
+        factors = [work[i][0].duration_factor for i in members]
+        for i, (_, wav, timings) in zip(members, self.decode_batch(items, factors) if items else [], strict=True):
             out[i] = (wav, timings, len(members))
         return out
 
@@ -500,3 +591,6 @@ class IndexTTS2:
         if seed is None:
             return None
         return torch.Generator(device=self.device).manual_seed(seed)
+
+
+IndexTTS2 = IndexTTS  # the name of the 2.0-only engine; kept so existing code keeps working

@@ -29,7 +29,6 @@ from serving.request import RequestError, SynthesisRequest, parse_request
 from serving.sources import AudioSourceError
 
 log = logging.getLogger("indextts.worker")
-MODEL_VERSION = "IndexTTS-2"
 EMOTION_NAMES = ("happy", "angry", "sad", "afraid", "disgusted", "melancholic", "surprised", "calm")
 # SynthesisRequest's names → the seed's, for the `parameters` a result reports.
 SEED_PARAMETERS = {
@@ -58,7 +57,14 @@ def load_worker() -> None:
     started = time.perf_counter()
     try:
         loaded = load_engine(
-            EngineOptions(settings.model_dir, settings.cache_dir, settings.device, settings.fp16, settings.demo)
+            EngineOptions(
+                settings.model_dir,
+                settings.cache_dir,
+                settings.device,
+                settings.fp16,
+                demo=bool(settings.demo),
+                demo_generation=settings.demo_generation,
+            )
         )
     except CheckpointError as exc:
         WorkerState.load_error = f"the model could not be loaded: {exc}"
@@ -206,7 +212,13 @@ def _parameters(request: SynthesisRequest) -> dict[str, Any]:
 
 def _model_info_short() -> dict[str, Any]:
     loaded = WorkerState.node.loaded
-    return {"model_type": "IndexTTS2", "model_version": MODEL_VERSION, "device": loaded.device}
+    # model_type stays the seed's "IndexTTS2" (clients match on it); model_version and generation say which.
+    return {
+        "model_type": "IndexTTS2",
+        "model_version": f"IndexTTS-{loaded.generation}",
+        "generation": loaded.generation,
+        "device": loaded.device,
+    }
 
 
 @app.task(name="indextts.get_model_info")
@@ -222,6 +234,8 @@ def get_model_info() -> dict[str, Any]:
         "demo_checkpoint": loaded.demo,
         "sample_rate": loaded.engine.sample_rate,
         "load_seconds": round(loaded.load_seconds, 2),
+        "languages": list(loaded.engine.languages),
+        "duration_factor": loaded.engine.has_duration_factor,
     }
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import torch
 
 from indextts.factory import demo, is_demo_checkpoint
-from indextts.length_cap import DEMO_SPEECH_LENGTH
-from indextts.pipeline import IndexTTS2
+from indextts.generation import detect_generation
+from indextts.length_cap import DEMO_SPEECH_LENGTH, DEMO_SPEECH_LENGTH_25
+from indextts.pipeline import IndexTTS
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,13 @@ class EngineOptions:
     device: str = "auto"
     fp16: bool = False
     demo: bool = False  # force the demo checkpoint even when real weights are present
+    demo_generation: str = "2"  # layout of the demo checkpoint: "2" (IndexTTS-2) or "2.5" (IndexTTS-2.5)
+    bf16: bool = False  # bfloat16 on CUDA (IndexTTS-2.5's official option; works for 2.0 too)
 
 
 @dataclass(frozen=True)
 class LoadedEngine:
-    engine: IndexTTS2
+    engine: IndexTTS
     model_dir: Path
     demo: bool
     demo_reason: str  # why the demo checkpoint is used ("" when it is not)
@@ -49,10 +52,24 @@ class LoadedEngine:
     def dtype(self) -> str:
         return str(self.engine.dtype).removeprefix("torch.")
 
+    @property
+    def generation(self) -> str:
+        """ "2" or "2.5": which IndexTTS generation this node serves."""
+        return self.engine.generation
+
+    @property
+    def model_name(self) -> str:
+        return f"IndexTTS-{self.engine.generation}"
+
 
 def choose_model_dir(options: EngineOptions) -> tuple[Path, str]:
     """The folder to load and, for the demo checkpoint, why (logged loudly with what is missing)."""
-    model_dir, reason = demo.choose_model_dir(options.model_dir, options.cache_dir, options.demo)
+    model_dir, reason = demo.choose_model_dir(
+        options.model_dir,
+        options.cache_dir,
+        options.demo,
+        "2.5" if options.demo_generation == "2.5" else "2",
+    )
     if reason and not options.demo:
         log.warning("\n%s\n%s", demo.demo_banner(options.model_dir, model_dir), reason)
     return model_dir, reason
@@ -79,19 +96,28 @@ def single_threaded_torch() -> Iterator[int]:
 
 def load_engine(options: EngineOptions) -> LoadedEngine:
     started = time.perf_counter()
-    dtype = "float16" if options.fp16 else "float32"  # the engine keeps float32 off CUDA, as the official code
+    # the engine keeps float32 off CUDA, as the official code
+    dtype = "bfloat16" if options.bf16 else "float16" if options.fp16 else "float32"
     with single_threaded_torch() as cpu_threads:
         model_dir, reason = choose_model_dir(options)
         is_demo = bool(reason) or is_demo_checkpoint(model_dir)
-        log.info("loading IndexTTS2 from %s (device %s, %s)…", model_dir, options.device, dtype)
+        log.info("loading IndexTTS from %s (device %s, %s)…", model_dir, options.device, dtype)
         # Random weights never emit the stop code: give each segment a length that fits its text.
-        cap = DEMO_SPEECH_LENGTH if is_demo else None
-        engine = IndexTTS2(
+        if is_demo:
+            cap = DEMO_SPEECH_LENGTH_25 if detect_generation(model_dir) == "2.5" else DEMO_SPEECH_LENGTH
+        else:
+            cap = None
+        engine = IndexTTS(
             model_dir, device=options.device, dtype=dtype, cache_dir=options.cache_dir, speech_length_cap=cap
         )
     seconds = time.perf_counter() - started
     log.info(
-        "model ready on %s (%s) in %.1f s%s", engine.device, engine.dtype, seconds, " — DEMO weights" if is_demo else ""
+        "IndexTTS-%s ready on %s (%s) in %.1f s%s",
+        engine.generation,
+        engine.device,
+        engine.dtype,
+        seconds,
+        " — DEMO weights" if is_demo else "",
     )
     return LoadedEngine(
         engine, model_dir, is_demo, reason or ("demo checkpoint" if is_demo else ""), seconds, cpu_threads

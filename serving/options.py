@@ -47,12 +47,23 @@ def add_flag(
 
 def add_engine_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    add_flag(group, "--model_dir", "./checkpoints", "IndexTTS-2 checkpoint folder")
+    add_flag(group, "--model_dir", "./checkpoints", "IndexTTS-2 or IndexTTS-2.5 checkpoint folder (detected)")
     add_flag(group, "--device", "auto", "cuda, cuda:1, cpu or auto")
     add_flag(group, "--fp16", False, "run the neural stages in float16 on CUDA (ignored on the CPU)", bool)
+    add_flag(
+        group, "--bf16", False, "run the GPT in bfloat16 on CUDA (IndexTTS-2.5's option; ignored on the CPU)", bool
+    )
     add_flag(group, "--deepspeed", False, "accepted for compatibility; this engine has its own fast decode loop", bool)
     add_flag(group, "--cuda_kernel", False, "accepted for compatibility; BigVGAN's activation runs in PyTorch", bool)
-    add_flag(group, "--demo", False, "use the random-weight demo checkpoint even when real weights exist", bool)
+    group.add_argument(
+        "--demo",
+        nargs="?",
+        const="2",
+        type=demo_generation,
+        default=demo_generation(os.environ.get(env_name("--demo"), "")),
+        help="use the random-weight demo checkpoint even when real weights exist; --demo or --demo 2: the "
+        f"IndexTTS-2 layout, --demo 2.5: the IndexTTS-2.5 layout (env {env_name('--demo')}: 1/true, 2 or 2.5)",
+    )
     add_flag(group, "--cache_dir", str(default_cache_dir()), "where the demo checkpoint and compiled grammars are kept")
 
 
@@ -69,6 +80,20 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
     add_flag(group, "--verbose", False, "debug logs", bool)
 
 
+def demo_generation(raw: str | bool | None) -> str | bool:
+    """--demo's value: False (off), "2" or "2.5" (the demo checkpoint's layout)."""
+    if raw is None or raw is False:
+        return False
+    text = str(raw).strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in TRUE_WORDS or text in ("2", "2.0"):
+        return "2"
+    if text == "2.5":
+        return "2.5"
+    raise argparse.ArgumentTypeError(f"--demo takes 2 or 2.5 (the model generation), not {raw!r}")
+
+
 def engine_options(args: argparse.Namespace) -> EngineOptions:
     log = logging.getLogger("indextts.node")
     if args.deepspeed:
@@ -80,7 +105,9 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
         cache_dir=Path(args.cache_dir),
         device=args.device,
         fp16=args.fp16,
-        demo=args.demo,
+        bf16=args.bf16,
+        demo=bool(args.demo),
+        demo_generation=args.demo or "2",
     )
 
 

@@ -41,6 +41,7 @@ NUMBER_FIELDS = (
     "length_penalty",
     "max_mel_tokens",
     "seed",
+    "duration_factor",
 )
 StrictBool = Annotated[bool, Strict()]  # true/false only, not 1, "yes" or "false"
 
@@ -90,6 +91,15 @@ class SynthesisRequest(BaseModel):
     length_penalty: float = Field(0.0, ge=-2.0, le=2.0)
     max_mel_tokens: int = Field(1500, ge=50, le=1815)
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Makes sampling reproducible.")
+    language: str | None = Field(
+        None,
+        max_length=16,
+        description="IndexTTS-2.5: the text's language (zh, en, ja, es); none or 'auto' = detected from the text. "
+        "IndexTTS-2 reads Chinese and English by itself and refuses other values.",
+    )
+    duration_factor: float = Field(
+        1.0, ge=0.5, le=2.0, description="IndexTTS-2.5: scales the speech length (0.5 faster … 2.0 slower)."
+    )
     streaming: StrictBool = Field(
         False,
         description="Set by streaming front doors: a short first segment and audio in chunks as it is made.",
@@ -120,6 +130,13 @@ class SynthesisRequest(BaseModel):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} is {value}; each weight must be between 0 and 1")
         return vector
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, language: str | None) -> str | None:
+        if language is None or not language.strip() or language.strip().lower() == "auto":
+            return None
+        return language.strip().lower()
 
     @field_validator("emo_text")
     @classmethod

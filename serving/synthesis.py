@@ -56,6 +56,8 @@ def _engine_kwargs(prepared: PreparedSynthesis) -> dict[str, object]:
         "use_random": request.use_random and mode in (EmotionMode.VECTOR, EmotionMode.TEXT),
         "max_text_tokens_per_segment": request.max_text_tokens_per_segment,
         "seed": request.seed,
+        "language": request.language,
+        "duration_factor": request.duration_factor,
         **request.generation_kwargs(),
     }
 

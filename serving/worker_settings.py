@@ -31,6 +31,7 @@ class WorkerSettings:
     device: str
     fp16: bool
     demo: bool
+    demo_generation: str  # INDEX_TTS_DEMO=2.5 → the IndexTTS-2.5 demo layout
     cache_dir: Path
     allowed_dirs: tuple[Path, ...]
     output_dirs: tuple[Path, ...]
@@ -54,7 +55,8 @@ class WorkerSettings:
             model_dir=Path(env.get("INDEX_TTS_MODEL_DIR", "./checkpoints")),
             device=env.get("INDEX_TTS_DEVICE", "auto"),
             fp16=flag("INDEX_TTS_USE_FP16"),
-            demo=flag("INDEX_TTS_DEMO"),
+            demo=flag("INDEX_TTS_DEMO") or env.get("INDEX_TTS_DEMO", "").strip() in ("2", "2.5"),
+            demo_generation="2.5" if env.get("INDEX_TTS_DEMO", "").strip() == "2.5" else "2",
             cache_dir=Path(env.get("INDEXTTS_CACHE_DIR", str(default_cache_dir()))),
             allowed_dirs=_paths(env.get("INDEX_TTS_ALLOWED_DIRS", "./examples")),
             output_dirs=_paths(env.get("INDEX_TTS_OUTPUT_DIRS", "./outputs")),

@@ -44,3 +44,17 @@ def engine(demo_dir: Path, cache_dir: Path, normalizer: TextNormalizer):
     from indextts.pipeline import IndexTTS2
 
     return IndexTTS2(demo_dir, device="cpu", cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def demo25_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight IndexTTS-2.5 checkpoint (official 2.5 layout)."""
+    return make_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint-2.5"), "tiny-2.5")
+
+
+@pytest.fixture(scope="session")
+def engine25(demo25_dir: Path, cache_dir: Path):
+    """The real pipeline on the tiny IndexTTS-2.5 checkpoint, on the CPU."""
+    from indextts.pipeline import IndexTTS
+
+    return IndexTTS(demo25_dir, device="cpu", cache_dir=cache_dir)

@@ -252,3 +252,9 @@ def test_an_idle_page_costs_the_server_next_to_no_cpu(webui, browser):
     used = (cpu_seconds() - before) / (time.monotonic() - started)
     page.close()
     assert used < 0.15, f"the idle server used {used:.0%} of a core"
+
+
+def test_an_indextts_2_page_has_no_2_5_controls(webui, browser):
+    page = _open(browser, webui[0])
+    page.locator("#seg-tokens").wait_for()
+    assert page.locator("#text-language").count() == 0 and page.locator("#duration-factor").count() == 0

@@ -105,6 +105,13 @@ class UiHandlers:
         """
         (prompt_audio, text_value, emo_mode, emo_audio, emo_alpha, *rest) = values
         vector, (emo_text, use_random, seg_tokens, *sampling_values) = rest[:EMOTION_COUNT], rest[EMOTION_COUNT:]
+        # After the sampling settings: the controls only an IndexTTS-2.5 page has, in MODEL_OPTION_FIELDS order.
+        sampling_values, option_values = (
+            sampling_values[: len(SAMPLING_FIELDS)],
+            sampling_values[len(SAMPLING_FIELDS) :],
+        )
+        present = [name for name in MODEL_OPTION_FIELDS if self._has_option(name)]
+        options = dict(zip(present, option_values, strict=True))
         fields = self.build_request(
             prompt_audio,  # type: ignore[arg-type]
             text_value,  # type: ignore[arg-type]
@@ -115,7 +122,7 @@ class UiHandlers:
             emo_text,  # type: ignore[arg-type]
             bool(use_random),
             int(seg_tokens),  # type: ignore[call-overload]
-            dict(zip(SAMPLING_FIELDS, sampling_values, strict=True)),
+            dict(zip(SAMPLING_FIELDS, sampling_values, strict=True)) | options,
             lang,
         )
         try:
@@ -188,13 +195,20 @@ class UiHandlers:
 
     # --- read-only helpers -----------------------------------------------------------------------
 
-    def preview(self, text_value: str, seg_tokens: float, lang: str) -> dict[str, list]:
+    def _has_option(self, name: str) -> bool:
+        engine = self.node.engine
+        return bool(engine.languages) if name == "language" else engine.has_duration_factor
+
+    def preview(self, text_value: str, seg_tokens: float, lang: str, language: str | None = None) -> dict[str, list]:
         """The segments synthesis would make, with their token counts (the same split as inference)."""
         headers = [text(key, lang) for key in ("col_index", "col_segment", "col_tokens")]
         if not (text_value or "").strip():
             return {"headers": headers, "data": []}
         try:
-            segments = self.node.engine.split_segments(text_value, int(seg_tokens))
+            if language is None:
+                segments = self.node.engine.split_segments(text_value, int(seg_tokens))
+            else:  # an IndexTTS-2.5 page: in the chosen language ("auto": detected)
+                segments = self.node.engine.split_segments(text_value, int(seg_tokens), language=language)
         except Exception as exc:  # a preview must never break the page
             log.warning("segment preview failed: %s", exc)
             return {"headers": headers, "data": []}
@@ -285,3 +299,4 @@ SAMPLING_FIELDS = (
     "interval_silence",
     "seed",
 )
+MODEL_OPTION_FIELDS = ("language", "duration_factor")  # IndexTTS-2.5 only, shown when the model has them

@@ -11,8 +11,8 @@ import gradio as gr
 from serving.node import Node
 from serving.request import EMOTION_COUNT, EmotionMode
 from ui.examples import load_cases
-from ui.handlers import SAMPLING_FIELDS, UiHandlers
-from ui.i18n import DEFAULT_LANG, LANGUAGES, emotion_labels, reword, text
+from ui.handlers import MODEL_OPTION_FIELDS, SAMPLING_FIELDS, UiHandlers
+from ui.i18n import DEFAULT_LANG, LANGUAGES, STRINGS, emotion_labels, reword, text
 from ui.uploads import check_prompt_upload
 
 CSS = """
@@ -81,6 +81,13 @@ def _mode_visibility(mode: str) -> list[dict]:
         gr.update(visible=m is EmotionMode.TEXT),
         gr.update(visible=m is not EmotionMode.NONE),
         gr.update(visible=m in (EmotionMode.VECTOR, EmotionMode.TEXT)),
+    ]
+
+
+def _language_choices(lang: str, languages: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The 2.5 model's text languages, "auto" first, worded in the page language."""
+    return [(text("language_auto", lang), "auto")] + [
+        (text(f"language_{code}", lang) if f"language_{code}" in STRINGS else code, code) for code in languages
     ]
 
 
@@ -231,6 +238,39 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
                 label="seg_tokens",
                 info="seg_tokens_info",
             )
+            # Only a model that has them (IndexTTS-2.5) gets these two controls; IndexTTS-2 pages are unchanged.
+            model_options: dict[str, Any] = {}
+            if node.engine.languages or node.engine.has_duration_factor:
+                with gr.Row():
+                    if node.engine.languages:
+                        languages = node.engine.languages
+                        model_options["language"] = tr.add(
+                            gr.Dropdown(
+                                _language_choices(lang0, languages),
+                                value="auto",
+                                label=text("text_language", lang0),
+                                info=text("text_language_info", lang0),
+                                elem_id="text-language",
+                            ),
+                            lambda lang, codes=languages: {"choices": _language_choices(lang, codes)},
+                            label="text_language",
+                            info="text_language_info",
+                        )
+                    if node.engine.has_duration_factor:
+                        model_options["duration_factor"] = tr.add(
+                            gr.Slider(
+                                0.5,
+                                2.0,
+                                value=1.0,
+                                step=0.05,
+                                label=text("duration_factor", lang0),
+                                info=text("duration_factor_info", lang0),
+                                elem_id="duration-factor",
+                            ),
+                            label="duration_factor",
+                            info="duration_factor_info",
+                        )
+            language_input = [model_options["language"]] if "language" in model_options else []
             # Not in `tr`: its headers come with its value, which `relabel` renders again.
             preview = gr.Dataframe(
                 headers=[text(k, lang0) for k in ("col_index", "col_segment", "col_tokens")],
@@ -310,8 +350,9 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
         )
         for slider in sliders:
             slider.change(handlers.vector_note, [lang, *sliders], vector_note, **quiet)
-        for trigger in (text_box.change, seg_tokens.change):
-            trigger(handlers.preview, [text_box, seg_tokens, lang], preview, **quiet)
+        preview_triggers = [text_box.change, seg_tokens.change] + [c.change for c in language_input]
+        for trigger in preview_triggers:
+            trigger(handlers.preview, [text_box, seg_tokens, lang, *language_input], preview, **quiet)
         text_box.change(handlers.length_notice, [text_box, lang], length_notice, **quiet)
         for widget, note in ((prompt_audio, prompt_note), (emo_audio, emo_note)):
             for trigger in (widget.upload, widget.stop_recording):
@@ -321,22 +362,25 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
         def relabel(lang_value: str, text_value: str, seg: float, *shown: Any) -> list[Any]:
             """Every word on the page in `lang_value`, including lines that events have written."""
             result, prompt_words, emo_words, *vector = shown
+            vector, chosen = vector[:EMOTION_COUNT], vector[EMOTION_COUNT:]  # chosen: the 2.5 text language
             return [
                 *tr.updates(lang_value),
                 handlers.vector_note(lang_value, *vector),
                 handlers.status_markdown(lang_value),
-                gr.update(value=handlers.preview(text_value, seg, lang_value), label=text("preview", lang_value)),
+                gr.update(
+                    value=handlers.preview(text_value, seg, lang_value, *chosen), label=text("preview", lang_value)
+                ),
                 handlers.length_notice(text_value, lang_value),
                 *(reword(words, lang_value) for words in (result, prompt_words, emo_words)),
             ]
 
-        relabel_inputs = [lang, text_box, seg_tokens, result_info, prompt_note, emo_note, *sliders]
+        relabel_inputs = [lang, text_box, seg_tokens, result_info, prompt_note, emo_note, *sliders, *language_input]
         relabel_outputs = [*tr.components, vector_note, status_md, preview, length_notice]
         relabel_outputs += [result_info, prompt_note, emo_note]
         lang.change(relabel, relabel_inputs, relabel_outputs, **quiet)
         lang.input(None, lang, None, js=REMEMBER_LANGUAGE_JS, **quiet)
         blocks.load(None, None, lang, js=DETECT_LANGUAGE_JS)
-        blocks.load(handlers.preview, [text_box, seg_tokens, lang], preview, **quiet)
+        blocks.load(handlers.preview, [text_box, seg_tokens, lang, *language_input], preview, **quiet)
         if cases:  # an example restores its inputs' original (Chinese) labels: word them again
             examples.load_input_event.then(relabel, relabel_inputs, relabel_outputs, **quiet)
 
@@ -358,7 +402,8 @@ def build_blocks(node: Node, gui_seg_tokens: int = 120, examples_file: Path | No
         generate_button.click(
             handlers.generate,
             [lang, prompt_audio, text_box, emo_mode, emo_audio, emo_alpha, *sliders, emo_text, use_random, seg_tokens]
-            + [sampling_inputs[name] for name in SAMPLING_FIELDS],
+            + [sampling_inputs[name] for name in SAMPLING_FIELDS]
+            + [model_options[name] for name in MODEL_OPTION_FIELDS if name in model_options],
             [result_audio, result_info],
             # Many pages may wait at once; the node's own queue orders them and reports positions.
             concurrency_limit=None,

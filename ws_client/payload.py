@@ -35,6 +35,8 @@ OPTIONAL_SETTINGS = (
     "length_penalty",
     "max_mel_tokens",
     "seed",
+    "language",  # IndexTTS-2.5 nodes (an IndexTTS-2 node refuses languages it cannot read, naming the field)
+    "duration_factor",
 )
 ALIASES = {"emotion_mode": "emo_mode", "emotion_audio": "emo_audio", "emotion_vector": "emo_vector"}
 SITE_FIELD_NAMES = {"text": "prompt", "spk_audio": "audio"}  # how the site's users know our fields

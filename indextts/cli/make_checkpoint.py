@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from indextts.factory.configs import SIZES
+
 
 def run(args: argparse.Namespace) -> int:
     from indextts.factory import make_checkpoint
@@ -22,7 +24,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "emotion folder and the external components under hf_cache/, with random weights. tiny: seconds to build "
         "and run on a CPU (tests, demo); full: the official sizes (parity, benchmarks; about 7 GB).",
     )
-    make.add_argument("size", choices=("tiny", "full"))
+    make.add_argument("size", choices=SIZES, help="tiny | full (IndexTTS-2), tiny-2.5 | full-2.5 (IndexTTS-2.5)")
     make.add_argument("directory", type=Path)
     make.add_argument("--seed", type=int, default=0, help="random seed of the weights (default 0)")
     make.set_defaults(run=run)

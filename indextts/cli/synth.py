@@ -131,6 +131,18 @@ def _text_arguments(group: argparse._ArgumentGroup) -> None:
         metavar="MS",
         help=f"silence between segments in milliseconds, {low}–{high}",
     )
+    group.add_argument(
+        "--language",
+        metavar="LANG",
+        help="IndexTTS-2.5: the text's language (zh, en, ja, es); default: detected from the text",
+    )
+    group.add_argument(
+        "--duration-factor",
+        type=ranged(float, 0.5, 2.0),
+        default=1.0,
+        metavar="F",
+        help="IndexTTS-2.5: scale the speech length, 0.5 (faster) – 2.0 (slower)",
+    )
 
 
 def _generation_arguments(group: argparse._ArgumentGroup) -> None:
@@ -251,6 +263,8 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         interval_silence=args.interval_silence,
         max_text_tokens_per_segment=args.max_text_tokens_per_segment,
         seed=args.seed,
+        language=args.language,
+        duration_factor=args.duration_factor,
         do_sample=args.do_sample,
         top_p=args.top_p,
         top_k=args.top_k or None,
@@ -274,12 +288,12 @@ def run(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from indextts.errors import TextError
-    from indextts.pipeline import IndexTTS2
+    from indextts.pipeline import IndexTTS
 
     model_dir = resolve_model_dir(args.model_dir, args.cache_dir)
     started = time.perf_counter()
     print(f"loading the model from {model_dir} …", file=sys.stderr, flush=True)
-    tts = IndexTTS2(model_dir, device=args.device, dtype=args.dtype, cache_dir=args.cache_dir)
+    tts = IndexTTS(model_dir, device=args.device, dtype=args.dtype, cache_dir=args.cache_dir)
     dtype = str(tts.dtype).removeprefix("torch.")
     print(f"model ready in {time.perf_counter() - started:.1f} s on {tts.device} ({dtype})", file=sys.stderr)
     try:

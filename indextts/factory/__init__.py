@@ -70,16 +70,22 @@ def make_checkpoint(model_dir: str | Path, size: CheckpointSize = "tiny", seed: 
         raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
     model_dir = Path(model_dir)
     marker = model_dir / DEMO_MARKER
-    cfg = model_config(size)
-    if not marker.is_file() and any(
-        (model_dir / name).exists() for name in (cfg.gpt_checkpoint, cfg.dataset.bpe_model)
-    ):
+    if not marker.is_file() and any((model_dir / name).exists() for name in ("gpt.pth", "bpe.model", "codec.pth")):
         raise FileExistsError(f"{model_dir} holds a model that was not written by the factory; not overwriting it")
     if marker.is_file() and marker.read_text(encoding="utf-8") == _marker_text(size, seed):
         return model_dir
     started = time.perf_counter()
     log.info("Writing a %s random-weight checkpoint (seed %d) into %s", size, seed, model_dir)
     marker.unlink(missing_ok=True)  # an interrupted write must not look complete
+    if size.endswith("-2.5"):
+        from indextts.factory.checkpoint_v25 import write_folder_25
+
+        model_dir.mkdir(parents=True, exist_ok=True)
+        write_folder_25(model_dir, size.removesuffix("-2.5"), seed)
+        marker.write_text(_marker_text(size, seed), encoding="utf-8")
+        log.info("Checkpoint written in %.1f s", time.perf_counter() - started)
+        return model_dir
+    cfg = model_config(size)
     hf_cache = model_dir / HF_CACHE_DIRNAME
     hf_cache.mkdir(parents=True, exist_ok=True)
     write_config(cfg, model_dir / CONFIG_FILENAME)

@@ -17,8 +17,8 @@ import yaml
 
 from indextts.config import ModelConfig, load_config, parse_config
 
-CheckpointSize = Literal["tiny", "full"]
-SIZES: tuple[CheckpointSize, ...] = ("tiny", "full")
+CheckpointSize = Literal["tiny", "full", "tiny-2.5", "full-2.5"]
+SIZES: tuple[CheckpointSize, ...] = ("tiny", "full", "tiny-2.5", "full-2.5")
 
 TINY_SEMANTIC_DIM = 64
 
@@ -54,7 +54,7 @@ def tiny_config() -> ModelConfig:
 
 
 def model_config(size: CheckpointSize) -> ModelConfig:
-    return tiny_config() if size == "tiny" else official_config()
+    return tiny_config() if size.startswith("tiny") else official_config()
 
 
 def config_to_mapping(cfg: Any) -> Any:
@@ -66,9 +66,9 @@ def config_to_mapping(cfg: Any) -> Any:
     return "None" if cfg is None else cfg
 
 
-def write_config(cfg: ModelConfig, path: Path) -> None:
+def write_config(cfg: ModelConfig, path: Path, cls: type[ModelConfig] = ModelConfig) -> None:
     text = yaml.safe_dump(config_to_mapping(cfg), sort_keys=False, allow_unicode=True)
-    parse_config(yaml.safe_load(text), str(path))  # what we write must read back
+    parse_config(yaml.safe_load(text), str(path), cls)  # what we write must read back
     path.write_text(text, encoding="utf-8")
 
 

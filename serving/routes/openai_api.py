@@ -34,7 +34,7 @@ from serving.routes.jobs import cancel_on_disconnect, finished, follow, require_
 from serving.voices import VoiceCatalog
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], dependencies=[Depends(require_api_key)])
-MODELS = ("indextts-2", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
+MODELS = ("indextts-2", "indextts-2.5", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 MAX_INPUT_CHARS = 4096
 SETTINGS = (
     "seed",
@@ -48,6 +48,7 @@ SETTINGS = (
     "interval_silence",
     "max_text_tokens_per_segment",
     "emo_alpha",
+    "language",
 )
 
 
@@ -58,7 +59,9 @@ class VoiceRef(BaseModel):
 class SpeechBody(BaseModel):
     model_config = ConfigDict(extra="ignore")  # newer SDKs may send fields this node does not use
 
-    model: str = Field("indextts-2", max_length=200, description="Accepted and ignored: there is one model.")
+    model: str = Field(
+        "indextts-2", max_length=200, description="Accepted and ignored: a node serves one model (GET /v1/models)."
+    )
     input: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, description="The text to speak.")
     voice: str | VoiceRef = Field("alloy", description="A voice name from GET /v1/audio/voices.")
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "wav"
@@ -76,8 +79,11 @@ class SpeechBody(BaseModel):
     interval_silence: int | None = None
     max_text_tokens_per_segment: int | None = None
     emo_alpha: float | None = None
+    language: str | None = Field(
+        None, max_length=16, description="IndexTTS-2.5: zh, en, ja, es or auto (detected); see GET /v1/models."
+    )
 
-    @field_validator("speed", *(name for name in SETTINGS if name != "do_sample"), mode="before")
+    @field_validator("speed", *(name for name in SETTINGS if name not in ("do_sample", "language")), mode="before")
     @classmethod
     def _numbers_are_numbers(cls, value: object) -> object:
         return numbers_only(value)
@@ -194,6 +200,9 @@ class ModelInfo(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str
+    generation: str | None = Field(None, description='The IndexTTS generation this node runs ("2" or "2.5").')
+    languages: list[str] | None = Field(None, description="Values `language` takes (IndexTTS-2.5), else absent.")
+    duration_factor: bool | None = Field(None, description="Whether `duration_factor` is honoured (IndexTTS-2.5).")
 
 
 class ModelList(BaseModel):
@@ -204,6 +213,22 @@ class ModelList(BaseModel):
 STARTED = int(time.time())
 
 
-@router.get("/models", response_model=ModelList, summary="Model ids accepted by /v1/audio/speech")
-def list_models() -> ModelList:
-    return ModelList(data=[ModelInfo(id=model, created=STARTED, owned_by="indextts-node") for model in MODELS])
+@router.get(
+    "/models",
+    response_model=ModelList,
+    response_model_exclude_none=True,
+    summary="Model ids accepted by /v1/audio/speech; the first is the model this node runs, with its generation",
+)
+def list_models(request: Request) -> ModelList:
+    engine = request.app.state.node.loaded.engine
+    loaded = f"indextts-{engine.generation}"
+    running = ModelInfo(
+        id=loaded,
+        created=STARTED,
+        owned_by="indextts-node",
+        generation=engine.generation,
+        languages=list(engine.languages) or None,
+        duration_factor=engine.has_duration_factor,
+    )
+    aliases = [ModelInfo(id=m, created=STARTED, owned_by="indextts-node") for m in MODELS if m != loaded]
+    return ModelList(data=[running, *aliases])
