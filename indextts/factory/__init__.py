@@ -28,6 +28,7 @@ from indextts.factory.configs import (
     w2v_bert_config,
     write_config,
 )
+from indextts.factory.multilingual_vocab import write_multilingual_tokenizer
 from indextts.factory.tokenizer import train_demo_tokenizer
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "official_config",
     "tiny_config",
     "write_config",
+    "write_multilingual_tokenizer",
 ]
 
 log = logging.getLogger(__name__)
