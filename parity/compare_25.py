@@ -71,13 +71,7 @@ class Ours25:
         return MultilingualTokenizer.from_file(self.model_dir / TOKENIZER_FILE)
 
     def segment_ids(self, text: str, language: str, max_tokens: int) -> list[list[int]]:
-        if self.engine is not None and hasattr(self.engine, "split_segments"):
-            segments = self.engine.split_segments(text, max_tokens, language=language)
-        else:
-            from indextts.text.frontend_v25 import MultilingualFrontEnd
-
-            segments = MultilingualFrontEnd.from_model_dir(self.model_dir).segments(text, language, max_tokens)
-        return [list(s.ids) for s in segments]
+        return [list(s.ids) for s in self.engine.split_segments(text, max_tokens, language=language)]
 
     # --- model -------------------------------------------------------------------------------------
 
@@ -85,16 +79,16 @@ class Ours25:
     def engine(self) -> Any:
         if self._engine is None and self._engine_error is None:
             try:
-                from indextts.pipeline import IndexTTS2
+                from indextts.pipeline import IndexTTS
 
-                self._engine = IndexTTS2(self.model_dir, device="cpu", dtype="float32")
-            except Exception as exc:  # the 2.5 layout not loadable yet
+                self._engine = IndexTTS(self.model_dir, device="cpu", dtype="float32")
+            except Exception as exc:  # the layout not loadable by our engine: every model row says so
                 self._engine_error = exc
         if self._engine_error is not None:
-            raise RuntimeError(f"our engine cannot load this 2.5 checkpoint: {self._engine_error}")
+            raise RuntimeError(f"our engine cannot load this checkpoint: {self._engine_error}")
         return self._engine
 
-    def speaker(self, path: Path):
+    def speaker(self, path: Path) -> Any:
         return self.engine.speaker(path)  # .spk_cond_emb .style .ref_mel .prompt_condition
 
     def emotion_features(self, path: Path) -> torch.Tensor:
@@ -111,7 +105,7 @@ class Ours25:
     def prefix(self, speaker: Any, emovec: torch.Tensor, ids: torch.Tensor, language_index: int) -> torch.Tensor:
         gpt = self.engine.models.gpt
         conditioning = gpt.conditioning(self.speaker_latent(speaker), emovec)  # (1, 3, C)
-        return gpt.prefix(conditioning, ids, language_index)
+        return gpt.prefix(conditioning, ids, language_index)  # (1, 3 + L' + 2, C)
 
     def step_logits(self, prefix: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         from compare import step_logits
@@ -125,11 +119,10 @@ class Ours25:
         return generate_codes(self.engine.models.gpt, prefix, settings).codes
 
     def s_infer(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.engine.models.codec.decode_codes(codes.view(1, -1))  # (1, 2N, 1024)
+        return self.engine.models.codec.decode(codes.view(1, -1))  # (1, 2N, H)
 
-    def regulated(self, s_infer: torch.Tensor, duration_factor: float) -> torch.Tensor:
-        s2mel = self.engine.models.s2mel
-        return s2mel.regulate(s_infer, s2mel.target_frames(s_infer.shape[1] // 2, duration_factor))
+    def regulated(self, codes: torch.Tensor, s_infer: torch.Tensor, duration_factor: float) -> torch.Tensor:
+        return self.engine.models.content(codes, s_infer, duration_factor)  # (1, int(2N*1.72*f), C)
 
     def mel(self, speaker: Any, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         from indextts.pipeline import CFG_RATE, DIFFUSION_STEPS
@@ -141,6 +134,10 @@ class Ours25:
 
     def vocoder(self, mel: torch.Tensor) -> torch.Tensor:
         return self.engine.models.vocoder(mel)
+
+    def decode(self, speaker: Any, codes: torch.Tensor, s_infer: torch.Tensor, noise: torch.Tensor, factor: float):
+        mel, wav, _ = self.engine.decode(speaker, codes, s_infer, noise=noise, duration_factor=factor)
+        return mel, wav
 
 
 def text_rows(ours: Ours25, name: str, case: dict, ref: dict) -> list[Row]:
@@ -240,16 +237,26 @@ def compare_case(ours: Ours25, name: str, case: dict, ref: dict, base: Path, rto
         attempt(rows, name, f"GPT {tag}", gpt_rows)
 
         def decode_rows(seg=seg, tag=tag, codes=codes) -> list[Row]:
+            factor = float(case.get("duration_factor", 1.0))
             s_infer = ours.s_infer(codes)
-            cond = ours.regulated(seg["S_infer"].float(), float(case.get("duration_factor", 1.0)))
+            cond = ours.regulated(codes, seg["S_infer"].float(), factor)
             mel = ours.mel(speaker, seg["cond"].float(), seg["noise_z"].float())
             vocoded = ours.vocoder(seg["mel"].float())
-            return [
+            rows = [
                 float_row(name, f"S_infer (codec decode) {tag}", s_infer, seg["S_infer"]),
                 float_row(name, f"length-regulated condition {tag}", cond, seg["cond"]),
                 float_row(name, f"s2mel mel {tag}", mel, seg["mel"]),
                 float_row(name, f"vocoder on the reference mel {tag}", vocoded, seg["wav_vocoder"]),
             ]
+            # End to end from the reference's S_infer and noise: information only (a random vocoder is
+            # chaotic, see compare.py), with that sensitivity measured and printed beside it.
+            _, wav = ours.decode(speaker, codes, seg["S_infer"].float(), seg["noise_z"].float(), factor)
+            nudged = ours.vocoder(seg["mel"].float() + 1e-6 * torch.randn_like(seg["mel"].float()))
+            gain = (nudged - vocoded).abs().max().item() * 32767
+            row = float_row(name, f"final wave x32767, end to end {tag}", wav, seg["wav_segment_pcm"])
+            row.counts = False
+            row.note = f"(info: a 1e-6 nudge of the mel moves this random vocoder's wave by {gain:.1f} PCM steps)"
+            return [*rows, row]
 
         attempt(rows, name, f"decode {tag}", decode_rows)
     return rows

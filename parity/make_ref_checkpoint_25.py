@@ -7,10 +7,11 @@ venv made by `parity/setup_reference_25.sh`:
 
     cd .parity && venv-2.5/bin/python ../parity/make_ref_checkpoint_25.py OUT_DIR
 
---size tiny: GPT 2 layers x 256 wide, small emotion conformer / codec / DiT / vocoder, a
+--size tiny: GPT 2 layers (1280 wide: the published s2mel.pth carries gpt_layer, Linear(1280, 256)
+  hard-coded upstream, though 2.5 never runs it), small emotion conformer / codec / DiT / vocoder, a
   byte-level tiktoken vocabulary (256 bytes in GPT-2 order, so id 0 is "!" as in the published
-  file, plus merges for the cases' words). w2v-BERT keeps hidden 1024 and >= 17 layers, the
-  codec hidden 1024: the official code hard-codes those.
+  file, plus merges for the cases' words; --merge-free: the 256 bytes only). w2v-BERT keeps
+  hidden 1024 and >= 17 layers, the codec hidden 1024: the official code hard-codes those.
 --size full: the published sizes (number_text_tokens 60509; the tokenizer file stays the tiny
   one: the published vocabulary is not ours to redistribute).
 Both: the Qwen emotion model is the tiny all-zero-logit stand-in of make_ref_checkpoint.py.
@@ -48,9 +49,11 @@ def gpt2_byte_order() -> list[int]:
     return printable + [b for b in range(256) if b not in printable]
 
 
-def tiny_ranks() -> list[bytes]:
+def tiny_ranks(merges: bool = True) -> list[bytes]:
     """256 single bytes, then every prefix chain of the tiny words and characters (each reachable by BPE)."""
     tokens = [bytes([b]) for b in gpt2_byte_order()]
+    if not merges:
+        return tokens
     seen = set(tokens)
     pieces = [" " + w for w in TINY_WORDS.split()] + list(TINY_CHARS)
     for piece in pieces:
@@ -62,9 +65,9 @@ def tiny_ranks() -> list[bytes]:
     return tokens
 
 
-def write_tiktoken(path: Path) -> int:
+def write_tiktoken(path: Path, merges: bool = True) -> int:
     """The official file format: one `base64(token) rank` line per mergeable token. Returns the count."""
-    ranks = tiny_ranks()
+    ranks = tiny_ranks(merges)
     path.write_text("".join(f"{base64.b64encode(t).decode()} {i}\n" for i, t in enumerate(ranks)))
     return len(ranks)
 
@@ -84,10 +87,10 @@ def config_25(base_config: Path, size: str, vocab_size: int):
     cfg.version = 2.5
     cfg.semantic_codec.update(num_quantizers=1, downsample_scale=2)
     cfg.vocoder = {"type": "bigvgan", "name": "nvidia/bigvgan_v2_22khz_80band_256x"}
-    cfg.dataset.pop("bpe_model", None)
+    cfg.dataset.bpe_model = TOKENIZER_FILE  # not read by infer_v2_5 (it hard-codes the name); our loader reads it
     cfg.gpt.number_text_tokens = 60509 if size == "full" else vocab_size
     if size == "tiny":
-        cfg.gpt.update(layers=2, model_dim=256, heads=4, max_text_tokens=120, max_mel_tokens=250)
+        cfg.gpt.update(layers=2, max_text_tokens=120, max_mel_tokens=250)  # model_dim 1280: s2mel gpt_layer
         for key in ("condition_module", "emo_condition_module"):
             cfg.gpt[key].update(output_size=64, linear_units=128, attention_heads=2, num_blocks=2)
         cfg.semantic_codec.update(vocos_dim=32, vocos_intermediate_dim=64, vocos_num_layers=2)
@@ -97,7 +100,7 @@ def config_25(base_config: Path, size: str, vocab_size: int):
     return cfg
 
 
-def build(out: Path, size: str, base_config: Path, seed: int) -> None:
+def build(out: Path, size: str, base_config: Path, seed: int, merges: bool = True) -> None:
     from make_ref_checkpoint import EMO_NUM, W2V_PREPROCESSOR, perturb_, write_qwen_stub
     from omegaconf import OmegaConf
     from reference_dump_25 import import_official
@@ -115,7 +118,7 @@ def build(out: Path, size: str, base_config: Path, seed: int) -> None:
     out.mkdir(parents=True, exist_ok=True)
     hf = out / "hf_cache"
     hf.mkdir(exist_ok=True)
-    write_tiktoken(out / TOKENIZER_FILE)
+    write_tiktoken(out / TOKENIZER_FILE, merges)
     cfg = config_25(base_config, size, official_vocab_size(out))
     OmegaConf.save(cfg, out / "config.yaml")
 
@@ -177,8 +180,9 @@ def main() -> int:
     parser.add_argument("--size", choices=("tiny", "full"), default="tiny")
     parser.add_argument("--config", type=Path, default=REPO_ROOT / "checkpoints" / "config.yaml")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--merge-free", action="store_true", help="tokenizer of the 256 bytes only, no merges")
     args = parser.parse_args()
-    build(args.out.resolve(), args.size, args.config.resolve(), args.seed)
+    build(args.out.resolve(), args.size, args.config.resolve(), args.seed, merges=not args.merge_free)
     print(f"wrote {args.size} IndexTTS-2.5 reference fixture to {args.out}")
     return 0
 

@@ -83,15 +83,23 @@ def official_commit() -> str:
 
 
 def _compare_state(name: str, module: torch.nn.Module, file_sd: dict, notes: list[str]) -> None:
-    """The official loaders keep random init for missing or mis-shaped keys without failing: stop here instead."""
-    for key, value in module.state_dict().items():
+    """The official loaders keep random init for missing or mis-shaped keys without failing: stop here instead.
+
+    A module key absent from the file is fine when its tensor is another, loaded key's tensor
+    (after loading, UnifiedVoice aliases gpt.wte to mel_embedding and adds inference_model.*).
+    """
+    state = module.state_dict()
+    loaded_storage = {value.data_ptr() for key, value in state.items() if key in file_sd}
+    for key, value in state.items():
+        if key not in file_sd and value.data_ptr() in loaded_storage:
+            continue
         if key not in file_sd:
             raise SystemExit(f"{name} lacks {key}: the official code would run it with random init")
         if file_sd[key].shape != value.shape:
             raise SystemExit(f"{name}.{key}: shape {tuple(file_sd[key].shape)} != {tuple(value.shape)}")
         if not torch.equal(file_sd[key].to(value.dtype), value):
             raise SystemExit(f"{name}.{key} did not load")
-    extra = sorted(set(file_sd) - set(module.state_dict()))
+    extra = sorted(set(file_sd) - set(state))
     if extra:
         notes.append(f"{name}: {len(extra)} keys ignored by the official code, e.g. {extra[:3]}")
 
