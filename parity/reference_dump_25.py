@@ -523,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         print(f"reference-2.5: note: {note}", flush=True)
     out_cases = {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for case in cases:
         rec = run_case(tts, recorder, case)
         out_cases[case["name"]] = rec
@@ -532,9 +533,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{rec['seconds']:.1f} s",
             flush=True,
         )
-    meta["max_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"meta": meta, "cases": out_cases}, args.out)
+        # Written after every case, so a long run can be compared while it goes on.
+        meta["max_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        torch.save({"meta": meta, "cases": out_cases}, args.out)
     print(f"reference-2.5: wrote {args.out} (peak RSS {meta['max_rss_gib']:.1f} GiB)", flush=True)
     return 0
 
