@@ -30,7 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from compare import Row, exact_row, float_row, print_table  # the sibling 2.0 script (its folder is sys.path[0])
+
+# This checkout's `indextts`, not whichever one the venv's editable install points at.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from compare import Row, exact_row, float_row, print_table  # the sibling 2.0 script
 
 TOKENIZER_FILE = "multilingual_zh_ja_yue_char_del.tiktoken"
 
@@ -165,9 +168,18 @@ def text_rows(ours: Ours25, name: str, case: dict, ref: dict) -> list[Row]:
         max_tokens = int(case.get("max_text_tokens_per_segment", 120))
         ours_ids = ours.segment_ids(case["text"], lang, max_tokens)
         same = ours_ids == ref_segments or ours_ids == ref.get("segment_ids")
-        official = ref.get("segments_text")
-        note = "" if same else f"ours {len(ours_ids)} segment(s), official {len(ref_segments)}: {official}"
-        return Row(name, "front end: normalise + segment + ids", None, None, same, note[:160])
+        mine, theirs = [i for seg in ours_ids for i in seg], [i for seg in ref_segments for i in seg]
+        pairs = enumerate(zip(mine, theirs, strict=False))
+        first = next((k for k, (a, b) in pairs if a != b), min(len(mine), len(theirs)))
+        note = (
+            ""
+            if same
+            else (
+                f"ours {len(ours_ids)} segment(s), official {len(ref_segments)} {ref.get('segments_text')}; "
+                f"ids first differ at {first}: ours {mine[first : first + 3]}, official {theirs[first : first + 3]}"
+            )
+        )
+        return Row(name, "front end: normalise + segment + ids", None, None, same, note[:200])
 
     attempt(rows, name, "language index", lang_row)
     attempt(rows, name, "token ids", ids_rows)
