@@ -278,13 +278,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--cases", type=Path, required=True)
-    parser.add_argument("--ref", type=Path, required=True, help="the file reference_dump_25.py wrote")
+    parser.add_argument(
+        "--ref", type=Path, required=True, action="append", help="a file reference_dump_25.py wrote (repeatable)"
+    )
     parser.add_argument("--rtol", type=float, default=1e-4)
     parser.add_argument("--only", action="append", default=[], help="compare only these case names (repeatable)")
     args = parser.parse_args(argv)
     cases = json.loads(args.cases.read_text(encoding="utf-8"))
     cases = cases["cases"] if isinstance(cases, dict) else cases
-    reference = torch.load(args.ref, weights_only=False)["cases"]
+    reference: dict[str, dict] = {}
+    for path in args.ref:  # several dumps (e.g. cases run in parallel processes) read as one
+        reference.update(torch.load(path, weights_only=False)["cases"])
     ours = Ours25(args.model_dir.resolve())
     ok = True
     for index, case in enumerate(cases):

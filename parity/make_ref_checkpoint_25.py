@@ -168,6 +168,12 @@ def build(out: Path, size: str, base_config: Path, seed: int, merges: bool = Tru
     torch.save(torch.randn(sum(EMO_NUM), 192, generator=gen), out / cfg.spk_matrix)
     torch.save(0.5 * torch.randn(sum(EMO_NUM), model_dim, generator=gen), out / cfg.emo_matrix)
     write_qwen_stub(out / cfg.qwen_emo_path)
+    # transformers 4.52's fast tokenizer also returns token_type_ids by default, which Qwen3's
+    # generate() refuses: name the inputs the model takes.
+    tok_config = out / cfg.qwen_emo_path / "tokenizer_config.json"
+    tok_json = json.loads(tok_config.read_text(encoding="utf-8"))
+    tok_json["model_input_names"] = ["input_ids", "attention_mask"]
+    tok_config.write_text(json.dumps(tok_json, indent=2), encoding="utf-8")
     (out / "REFERENCE_FIXTURE.txt").write_text(
         f"Random-weight IndexTTS-2.5 fixture written by parity/make_ref_checkpoint_25.py (size {size}, "
         f"seed {seed}) with the official code's modules. Not meaningful speech.\n"
