@@ -12,7 +12,7 @@ NEMO := if [ "$$(uname -s)" = Linux ]; then $(PIP) --no-deps 'nemo-text-processi
 TEST_SYSTEM_PACKAGES := ffmpeg=ffmpeg sox=sox espeak-ng=espeak-ng chromium=chromium redis-server=redis-server \
 	systemd-analyze=systemd
 
-.PHONY: run install test lint parity system-packages clean
+.PHONY: run install test lint parity parity-25 system-packages clean
 
 # The web UI on http://localhost:7860 (PORT=… to change); the demo checkpoint when checkpoints/ has no weights.
 PORT ?= 7860
@@ -39,6 +39,28 @@ parity: $(VENV)/.installed-run
 	@cd $(PARITY_DIR) && venv/bin/python ../parity/reference_dump.py --model-dir checkpoint-full \
 		--cases ../parity/cases.json --out ref.pt
 	@$(PY) parity/compare.py --model-dir $(PARITY_DIR)/checkpoint-full --cases parity/cases.json --ref $(PARITY_DIR)/ref.pt
+
+# The same for IndexTTS-2.5 against the official repository's infer_v2_5.py (see parity/README.md):
+# ~4 GB venv (torch shared with .venv); `make parity-25 PARITY25_SIZE=full` for published sizes.
+# PARITY25_SOURCE=fixture: a checkpoint written with the official constructors (make_ref_checkpoint_25.py)
+# instead of our factory.
+PARITY25_SIZE ?= tiny
+PARITY25_SOURCE ?= factory
+ifeq ($(PARITY25_SOURCE),fixture)
+PARITY25_CKPT := fixture-$(PARITY25_SIZE)-2.5-bytes
+PARITY25_WRITE = cd $(PARITY_DIR) && venv-2.5/bin/python ../parity/make_ref_checkpoint_25.py \
+	--size $(PARITY25_SIZE) --merge-free $(PARITY25_CKPT)
+else
+PARITY25_CKPT := checkpoint-$(PARITY25_SIZE)-2.5
+PARITY25_WRITE = $(PY) -m indextts make-checkpoint $(PARITY25_SIZE)-2.5 $(PARITY_DIR)/$(PARITY25_CKPT)
+endif
+parity-25: $(VENV)/.installed-run
+	@bash parity/setup_reference_25.sh
+	@$(PARITY25_WRITE)
+	@cd $(PARITY_DIR) && venv-2.5/bin/python ../parity/reference_dump_25.py --model-dir $(PARITY25_CKPT) \
+		--cases ../parity/cases_25.json --out ref-2.5.pt
+	@$(PY) parity/compare_25.py --model-dir $(PARITY_DIR)/$(PARITY25_CKPT) --cases parity/cases_25.json \
+		--ref $(PARITY_DIR)/ref-2.5.pt
 
 system-packages:
 	@scripts/ensure-system-packages.sh $(TEST_SYSTEM_PACKAGES)
