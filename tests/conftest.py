@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,42 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 
+def _test_cache_dir() -> Path:
+    return Path(os.environ.get("INDEXTTS_CACHE_DIR", default_cache_dir()))
+
+
+# The Spanish NeMo grammar takes minutes to compile on a fresh machine: start it at once, at low
+# priority, so it is ready (or nearly) when the IndexTTS-2.5 Spanish tests ask for it; they wait on
+# its file lock rather than compiling it a second time.
+_WARM_SPANISH = """
+import os, sys
+from pathlib import Path
+os.nice(10)
+from indextts.text.nemo import shared_backend
+shared_backend(Path(sys.argv[1]), "es").load()
+"""
+_warmers: list[subprocess.Popen] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from indextts.text.nemo import installed_version, shared_backend
+
+    if installed_version() is None or shared_backend(_test_cache_dir(), "es").ready():
+        return
+    command = [sys.executable, "-c", _WARM_SPANISH, str(_test_cache_dir())]
+    _warmers.append(subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for warmer in _warmers:
+        if warmer.poll() is None:
+            warmer.terminate()
+
+
 @pytest.fixture(scope="session")
 def cache_dir() -> Path:
     """Compiled normaliser grammars are kept across test runs (compiling takes about a minute)."""
-    return Path(os.environ.get("INDEXTTS_CACHE_DIR", default_cache_dir()))
+    return _test_cache_dir()
 
 
 @pytest.fixture(scope="session")

@@ -66,6 +66,10 @@ class NemoBackend:
         self._lock = threading.Lock()
         self._normalizer = None
 
+    def ready(self) -> bool:
+        """True when the compiled grammar is in the cache folder (loading then takes seconds)."""
+        return len(_grammar_files(self.far_dir, self.language)) >= 2
+
     def load(self) -> None:
         """Compile or read the grammar now rather than on the first sentence."""
         with self._lock:
@@ -89,7 +93,7 @@ class NemoBackend:
     def _ensure_grammar(self) -> None:
         self.far_dir.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.far_dir) + ".lock"):
-            if len(_grammar_files(self.far_dir, self.language)) >= 2:  # tagger and verbalizer
+            if self.ready():  # tagger and verbalizer
                 return
             log.warning(
                 "Compiling the NeMo %s text-normalisation grammar into %s (one time, minutes)…",
