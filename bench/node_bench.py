@@ -16,6 +16,12 @@ What it does, in order (every request generates exactly --codes codes, see bench
 4. writes `<out>/<tag>.md` (tables and the machine), `<tag>.json` (every number) and `<tag>.png`
    (a plot; needs matplotlib: `pip install -e '.[bench]'`).
 
+With an IndexTTS-2.5 size (`tiny-2.5`, `full-2.5`) step 2 is skipped and says so (the official code
+is IndexTTS-2's and cannot load a 2.5 checkpoint), and the stage row between generation and s2mel is
+the semantic codec's decode (2.5 has no GPT latent pass). A 2.5 code is 40 ms of audio, a 2.0 code
+20 ms: the same --codes is twice the audio, so compare generations per second of audio
+(`bench/generations.py` puts two reports side by side).
+
 Timings are informative only: no test asserts any of them.
 """
 
@@ -41,10 +47,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compare_reference import ROWS, compare, summary
-from stages import DEFAULT_TEXT, device_name, peak_rss_bytes, stop_code_impossible
+from stages import (
+    CONTENT_STAGE,
+    DEFAULT_TEXT,
+    SECONDS_PER_CODE,
+    device_name,
+    generation_of,
+    peak_rss_bytes,
+    stop_code_impossible,
+)
 
 from indextts.config import default_cache_dir
-from indextts.factory import make_checkpoint
+from indextts.factory import SIZES, make_checkpoint
 from indextts.pipeline import IndexTTS2
 from serving.engine import LoadedEngine, single_threaded_torch
 from serving.jobs import Job, JobState
@@ -59,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--size", choices=("tiny", "full"), default="tiny", help="checkpoint size")
+    parser.add_argument("--size", choices=SIZES, default="tiny", help="checkpoint size (*-2.5: IndexTTS-2.5)")
     parser.add_argument("--codes", type=int, default=50, help="codes per request, forced (50 ≈ 1 s of audio)")
     parser.add_argument("--num-beams", type=int, default=3, help="beam width (3: the official default)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -106,7 +120,6 @@ def machine(device: torch.device) -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "load_average_start": os.getloadavg()[0],
     }
 
 
@@ -128,6 +141,9 @@ def stage_reports(args: argparse.Namespace, folder: Path, work: Path) -> tuple[d
          "--json", str(work / "ours.json"), *common, *threads],
         work / "ours.json",
     )  # fmt: skip
+    if generation_of(args.size) == "2.5":
+        # The official IndexTTS-2 code has no 2.5 model (no codec, another GPT); `make parity-25` compares 2.5.
+        return ours, None, "not run: the official IndexTTS-2 code cannot load an IndexTTS-2.5 checkpoint"
     if args.reference == "off":
         return ours, None, "not run (--reference off)"
     if not REFERENCE_PYTHON.is_file():
@@ -247,8 +263,10 @@ def gib(value: float | None) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     m, ours, official = report["machine"], report["ours"], report["official"]
+    generation = report.get("generation", "2")
+    audio_per_request = report["codes"] * SECONDS_PER_CODE[generation]
     lines = [
-        f"# IndexTTS Node vs the official IndexTTS2 — {report['tag']}",
+        f"# IndexTTS Node (IndexTTS-{generation}) vs the official IndexTTS2 — {report['tag']}",
         "",
         f"Written by `python bench/node_bench.py {' '.join(report['argv'])}` on {report['date']}.",
         "",
@@ -263,7 +281,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"- {report['size']} random-weight checkpoint (`python -m indextts make-checkpoint {report['size']}`), "
         f"GPT in {report['dtype']}",
-        f"- every request: {report['codes']} forced codes (≈ {report['codes'] / 50:.1f} s of audio), "
+        f"- every request: {report['codes']} forced codes (≈ {audio_per_request:.1f} s of audio: "
+        f"{SECONDS_PER_CODE[generation] * 1000:.0f} ms per code), "
         f"{report['num_beams']} beam(s), 25 flow-matching steps, prompt `{Path(report['prompt']).name}`",
         f"- official reference: {report['official_status']}",
         "",
@@ -281,7 +300,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "| stage | ours, median |",
             "|---|---:|",
-            *(f"| {name} | {s[key]:.3f} s |" for name, key in ROWS),
+            *(
+                f"| {CONTENT_STAGE[generation] if key == 'gpt_latent' else name} | {s[key]:.3f} s |"
+                for name, key in ROWS
+            ),
             f"| GPT codes/s | {report['codes'] / s['gpt_generate']:.1f} |",
             f"| RTF, cached prompt | {s['total_cached'] / s['audio_s']:.3f} |",
         ]
@@ -328,7 +350,13 @@ def plot(report: dict[str, Any], path: Path) -> bool:
         return False
     ours, official = report["ours"], report["official"]
     keys = ("prompt_cached", "gpt_generate", "gpt_latent", "s2mel", "vocoder")
-    labels = ("prompt", "GPT gen.", "GPT latent", "s2mel", "vocoder")
+    labels = (
+        "prompt",
+        "GPT gen.",
+        "GPT latent" if report.get("generation", "2") == "2" else "codec",
+        "s2mel",
+        "vocoder",
+    )
     figure, (stages_ax, load_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.4
     xs = range(len(keys))
@@ -364,6 +392,7 @@ def plot(report: dict[str, Any], path: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    load_average_start = os.getloadavg()[0]  # before the work: machine() runs after it
     if args.threads:
         torch.set_num_threads(args.threads)
     folder = args.cache_dir / f"checkpoint-{args.size}"
@@ -374,13 +403,14 @@ def main(argv: list[str] | None = None) -> int:
         ours, official, status = stage_reports(args, folder, work)
         levels, memory = node_under_load(args, folder, work)
     device = torch.device(ours["device"])
-    info = machine(device) | {"load_average_end": os.getloadavg()[0]}
+    info = machine(device) | {"load_average_start": load_average_start, "load_average_end": os.getloadavg()[0]}
     tag = args.tag or f"{device.type}-{args.size}-{args.dtype}"
     report = {
         "tag": tag,
         "argv": sys.argv[1:] if argv is None else argv,
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "size": args.size,
+        "generation": generation_of(args.size),
         "codes": args.codes,
         "num_beams": args.num_beams,
         "dtype": args.dtype,

@@ -6,7 +6,9 @@
 Writes the checkpoint (`python -m indextts make-checkpoint SIZE`) into the cache folder if it is not
 there, loads it once, then times each stage of one segment over --repeat warm runs: text front end,
 prompt processing (cold, i.e. encoded from the file, and cached), GPT generation, the GPT latent
-pass, s2mel and the vocoder.
+pass, s2mel and the vocoder. With an IndexTTS-2.5 size (`tiny-2.5`, `full-2.5`) there is no GPT latent
+pass: that row times the semantic codec's decode of the codes, which replaces it; a 2.5 code is 40 ms
+of audio against 20 ms for 2.0, so the same --codes gives twice the audio (compare RTF, not seconds).
 
 Every run generates exactly --codes codes, so runs and machines compare: the stop code is made
 impossible by a forward hook on the GPT's mel head that sets its logit to −inf, and
@@ -37,7 +39,7 @@ import torch
 from indextts.config import default_cache_dir
 from indextts.emotion.control import EmotionRequest
 from indextts.errors import IndexTTSError
-from indextts.factory import make_checkpoint
+from indextts.factory import SIZES, make_checkpoint
 from indextts.gpt.generation import GeneratedCodes, GenerationSettings
 from indextts.pipeline import DIFFUSION_STEPS, IndexTTS2
 from indextts.prompts import SpeakerPrompt
@@ -46,13 +48,25 @@ from indextts.text.frontend import TextSegment
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TEXT = "大家好，欢迎体验 IndexTTS Node，this is a quick benchmark."
 STAGES = ("gpt_generate", "gpt_latent", "s2mel", "vocoder")
+# What the stage between code generation and s2mel measures, per model generation: IndexTTS-2 runs the
+# GPT a second time, teacher-forced, for its latent; IndexTTS-2.5 has no such pass, its 25 Hz semantic
+# codec decodes the codes into 2N content frames instead (timed in the same `gpt_latent` slot).
+CONTENT_STAGE = {"2": "GPT latent pass", "2.5": "codec decode (codes → content frames)"}
+SECONDS_PER_CODE = {"2": 0.02, "2.5": 0.04}  # 50 Hz codes (2.0), 25 Hz codes (2.5)
+
+
+def generation_of(size: str) -> str:
+    """The model generation a factory size builds: "2.5" for the *-2.5 sizes, "2" otherwise."""
+    return "2.5" if size.endswith("-2.5") else "2"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--size", choices=("tiny", "full"), default="tiny", help="checkpoint size (full: ~7 GB)")
+    parser.add_argument(
+        "--size", choices=SIZES, default="tiny", help="checkpoint size (full: ~7 GB); *-2.5: IndexTTS-2.5"
+    )
     parser.add_argument("--codes", type=int, default=100, help="semantic codes generated per run (forced)")
     parser.add_argument("--repeat", type=int, default=3, help="timed warm runs (after one warm-up run)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -193,10 +207,11 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
             runs.append(times)
     return {
         "size": args.size,
+        "generation": tts.generation,
         "codes": args.codes,
         "num_beams": args.num_beams,
         "repeat": args.repeat,
-        "text_tokens": len(segment),
+        "text_tokens": len(segment.ids),
         "prompt": prompt,
         "prompt_s": speaker.duration_s,
         "device": str(device),
@@ -237,6 +252,7 @@ def table(report: dict[str, Any]) -> str:
         return f"| {label} | " + " | ".join(f"{v:.{digits}f}{unit}" for v in cells) + " |"
 
     K = report["codes"]
+    generation = report.get("generation", "2")
     total_cached = [run["text"] + run["prompt_cached"] + sum(run[s] for s in STAGES) for run in runs]
     total_cold = [t - run["prompt_cached"] + run["prompt_cold"] for t, run in zip(total_cached, runs, strict=True)]
     audio = column("audio_s")
@@ -248,7 +264,8 @@ def table(report: dict[str, Any]) -> str:
     )
     gpu = f", peak GPU memory {report['peak_gpu_bytes'] / 2**30:.2f} GiB" if report["peak_gpu_bytes"] else ""
     lines = [
-        f"{report['size']} random-weight checkpoint · {K} forced codes per run ({report['num_beams']} beams) · "
+        f"{report['size']} random-weight checkpoint (IndexTTS-{generation}) · {K} forced codes per run "
+        f"(≈ {K * SECONDS_PER_CODE[generation]:.1f} s of audio) ({report['num_beams']} beams) · "
         f"{report['text_tokens']} text tokens · {report['prompt_s']:.1f} s prompt · {report['repeat']} warm runs",
         f"device {report['device']} ({report['device_name']}) · {report['dtype']} · torch {report['torch']} · "
         f"{report['torch_threads']} torch thread(s) · peak RSS {report['peak_rss_bytes'] / 2**30:.2f} GiB{gpu}",
@@ -263,7 +280,7 @@ def table(report: dict[str, Any]) -> str:
         row("prompt processing, cold (from the file)", column("prompt_cold")),
         row("prompt processing, cached", column("prompt_cached")),
         row(f"GPT generation ({K} codes)", column("gpt_generate")),
-        row("GPT latent pass", column("gpt_latent")),
+        row(CONTENT_STAGE[generation], column("gpt_latent")),
         row(f"s2mel ({DIFFUSION_STEPS} steps, CFG)", column("s2mel")),
         row("vocoder (BigVGAN)", column("vocoder")),
         row("total, cached prompt", total_cached),
