@@ -66,9 +66,7 @@ class SpanLocator:
     """Spans of a text's segments, each found when first asked for (the normaliser is slow: a
     streaming request's first chunk should wait for its own boundary only)."""
 
-    def __init__(
-        self, text: str, pieces: Sequence[str], segments: Sequence[Sequence[str]], tokenize: Tokenize
-    ) -> None:
+    def __init__(self, text: str, pieces: Sequence[str], segments: Sequence[Sequence[str]], tokenize: Tokenize) -> None:
         self.text, self.pieces = text, list(pieces)
         self.first = len(text) - len(text.lstrip())
         self.last = len(text.rstrip())

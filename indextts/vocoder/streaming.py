@@ -84,7 +84,9 @@ def receptive_field_frames(vocoder: BigVGAN) -> int:
     return math.ceil(reach) + 1  # + 1: a sample sits up to a frame from its frame's start
 
 
-def chunk_bounds(frames: int, first: int = FIRST_CHUNK_FRAMES, largest: int = MAX_CHUNK_FRAMES) -> list[tuple[int, int]]:
+def chunk_bounds(
+    frames: int, first: int = FIRST_CHUNK_FRAMES, largest: int = MAX_CHUNK_FRAMES
+) -> list[tuple[int, int]]:
     """[a, b) frame ranges covering `frames`: `first` frames, then each twice the last, up to `largest`."""
     if first < 1 or largest < first:
         raise ValueError(f"chunk sizes must satisfy 1 ≤ first ≤ largest, got {first}, {largest}")
