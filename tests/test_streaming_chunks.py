@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from indextts.errors import Cancelled
 from indextts.factory.configs import bigvgan_config
 from indextts.text import TextFrontEnd, split_segments
 from indextts.text.segmenter import short_first_segment
@@ -198,3 +199,13 @@ def test_a_streaming_job_streams_chunks_with_spans_that_join_to_its_result(node:
         assert len({p.span for p in own}) == 1
         joined += ([gap] if joined else []) + [p.audio for p in own]
     assert np.array_equal(np.concatenate(joined), streamed.result.audio)
+
+
+def test_a_streaming_plan_cancelled_after_its_first_chunk_gets_no_more(engine):
+    chunks: list = []
+    plan = engine.plan(
+        VOICE, ENGLISH, **FAST, first_segment_tokens=12, on_chunk=chunks.append, should_stop=lambda: bool(chunks)
+    )
+    (outcome,) = engine.synthesize_round([(plan, 0)])
+    assert isinstance(outcome, Cancelled) and "vocoding" in str(outcome)
+    assert [(c.index, c.chunk) for c in chunks] == [(0, 0)]
