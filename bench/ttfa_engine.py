@@ -52,11 +52,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--text", default=TEXT)
     parser.add_argument("--first-segment-tokens", type=int, default=DEFAULT_FIRST_SEGMENT_TOKENS)
+    parser.add_argument("--num-beams", type=int, default=3, help="GPT beams (official default 3)")
     args = parser.parse_args()
 
     model_dir = make_checkpoint(default_cache_dir() / "bench" / f"checkpoint-{args.size}", args.size)
     tts = IndexTTS2(model_dir, device=args.device, speech_length_cap=SpeechLengthCap())
-    settings = {"seed": 1}
+    settings = {"seed": 1, "num_beams": args.num_beams}
     list(tts.infer_stream(VOICE, "Warm up.", **settings))  # prompt cache, normaliser, kernels
 
     official = tts.split_segments(args.text)
