@@ -77,7 +77,8 @@ def main() -> None:
             figures[mode].append((ttfa, total, first.samples.size / tts.sample_rate))
     load = os.getloadavg()[0]
     print(
-        f"size {args.size}, device {args.device}, {args.repeat} run(s) each, load average {load:.1f} "
+        f"size {args.size}, device {args.device}, num_beams {args.num_beams}, {args.repeat} run(s) each, "
+        f"load average {load:.1f} "
         f"on {os.cpu_count()} cores (shared machine)"
     )
     print("| streaming | TTFA s (median) | first audio piece s | whole request s |")
