@@ -33,9 +33,13 @@ from indextts.length_cap import SpeechLengthCap
 from indextts.models import Models, load_models
 from indextts.prompts import SpeakerPrompt
 from indextts.s2mel.batched import MelRequest, generate_mel_batch
+from indextts.streaming import AudioChunk, OnChunk, chunk_handler, stream_chunks
 from indextts.text.frontend import TextSegment
+from indextts.text.segmenter import DEFAULT_FIRST_SEGMENT_TOKENS
+from indextts.text.spans import Span, SpanLocator
 from indextts.vocoder import to_pcm16_scale
 from indextts.vocoder.batched import vocode_batch
+from indextts.vocoder.streaming import chunk_bounds, vocode_chunks
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +85,7 @@ class SegmentAudio:
     codes: int
     stopped: bool  # False when the GPT hit max_mel_tokens
     timings: StageTimings
+    span: Span | None = None  # [start, end) of the request's text this segment was made from
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,14 @@ class RequestPlan:
     language: str | None = None  # 2.5: the language the text was read in (None for 2.0)
     language_index: int | None = None  # 2.5: its row of the GPT's lang_embedding
     duration_factor: float = 1.0  # 2.5: scales the generated mel length
+    spans: SpanLocator | None = None  # where each segment came from in the request's text
+    # A streaming plan: its segments are decoded alone, first in their round, and their audio is
+    # handed here chunk by chunk as the vocoder makes it.
+    on_chunk: OnChunk | None = None
+
+    def span(self, index: int) -> Span | None:
+        """[start, end) of the request's text that segment `index` was made from."""
+        return self.spans.span(index) if self.spans is not None else None
 
     def stop_requested(self) -> bool:
         return self.should_stop is not None and self.should_stop()
@@ -214,14 +227,25 @@ class IndexTTS:
         return wanted
 
     def split_segments(
-        self, text: str, max_tokens: int = 120, quick_streaming_tokens: int = 0, language: str | None = None
+        self,
+        text: str,
+        max_tokens: int = 120,
+        quick_streaming_tokens: int = 0,
+        language: str | None = None,
+        first_segment_tokens: int = 0,
     ) -> list[TextSegment]:
-        """The segments `infer` would synthesise, for previews (2.5: in `language`, detected when None)."""
+        """The segments `infer` would synthesise, for previews (2.5: in `language`, detected when None;
+        `first_segment_tokens`: a streaming request's short first segment, 2.0 only, `indextts.text.segmenter`)."""
+        return self._segments(text, max_tokens, quick_streaming_tokens, language, first_segment_tokens)[0]
+
+    def _segments(
+        self, text: str, max_tokens: int, quick_streaming_tokens: int, language: str | None, first_segment_tokens: int
+    ) -> tuple[list[TextSegment], SpanLocator | None]:
+        """Segments and, for 2.0, where each came from in `text` (the 2.5 front end has no span map yet)."""
+        chosen = self.resolve_language(text, language)
         if self.generation == "2.5":
-            chosen = self.resolve_language(text, language)
-            return self.models.frontend.segments(text, chosen, max_tokens, quick_streaming_tokens)
-        self.resolve_language(text, language)
-        return self.models.frontend.segments(text, max_tokens, quick_streaming_tokens)
+            return self.models.frontend.segments(text, chosen, max_tokens, quick_streaming_tokens), None
+        return self.models.frontend.located_segments(text, max_tokens, quick_streaming_tokens, first_segment_tokens)
 
     def _language_index(self, language: str) -> int:
         return self.models.frontend.tokenizer.language_index(language)
@@ -306,15 +330,45 @@ class IndexTTS:
         noise: torch.Tensor | None = None,
         should_stop: ShouldStop | None = None,
         duration_factor: float = 1.0,
+        on_samples: Callable[[int, int, torch.Tensor], None] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, StageTimings]:
         """Codes (N,) + content latent → mel (1, 80, T_gen) and PCM-scale samples (n,), in float32.
 
-        `should_stop` is asked between diffusion steps; raises `Cancelled`.
+        `should_stop` is asked between diffusion steps (and vocoder chunks); raises `Cancelled`.
+        `on_samples(chunk, chunks, samples)`: vocode in chunks and hand each over as soon as it
+        exists (the returned samples are then the joined chunks).
         """
-        m, timings = self.models, StageTimings()
+        timings = StageTimings()
         started = self._now()
+        mel = self.mel(speaker, codes, latent, generator, noise, should_stop, duration_factor)  # (1, 80, T_gen)
+        timings.s2mel = self._now() - started
+        started = self._now()
+        if on_samples is None:
+            wav = to_pcm16_scale(self.models.vocoder(mel.float())).reshape(-1)  # (n,)
+        else:
+            pieces = []
+            for chunk, samples in enumerate(self.vocode_chunks(mel, should_stop)):
+                pieces.append(samples)
+                on_samples(chunk, len(chunk_bounds(mel.shape[-1])), samples)
+            wav = torch.cat(pieces)
+        timings.vocoder = self._now() - started
+        return mel, wav, timings
+
+    @torch.inference_mode()
+    def mel(
+        self,
+        speaker: SpeakerPrompt,
+        codes: torch.Tensor,
+        latent: torch.Tensor,
+        generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
+        should_stop: ShouldStop | None = None,
+        duration_factor: float = 1.0,
+    ) -> torch.Tensor:
+        """Codes (N,) + content latent → mel (1, 80, T_gen) by s2mel flow matching."""
+        m = self.models
         cond = m.content(codes, latent, duration_factor)  # (1, T_gen, C)
-        mel = m.s2mel.generate_mel(
+        return m.s2mel.generate_mel(
             speaker.prompt_condition,
             cond,
             speaker.ref_mel,
@@ -325,11 +379,14 @@ class IndexTTS:
             generator=generator,
             should_stop=should_stop,
         )  # (1, 80, T_gen)
-        timings.s2mel = self._now() - started
-        started = self._now()
-        wav = to_pcm16_scale(m.vocoder(mel.float())).reshape(-1)  # (n,)
-        timings.vocoder = self._now() - started
-        return mel, wav, timings
+
+    def vocode_chunks(self, mel: torch.Tensor, should_stop: ShouldStop | None = None) -> Iterator[torch.Tensor]:
+        """mel (1, 80, T) → PCM-scale samples (n_k,) chunk by chunk (`indextts.vocoder.streaming`);
+        `should_stop` is asked before each chunk after the first."""
+        for chunk, wav in enumerate(vocode_chunks(self.models.vocoder, mel.float())):
+            if chunk and should_stop is not None and should_stop():
+                raise Cancelled("cancelled while vocoding")
+            yield to_pcm16_scale(wav).reshape(-1)
 
     @torch.inference_mode()
     def decode_batch(
@@ -380,12 +437,16 @@ class IndexTTS:
         should_stop: ShouldStop | None = None,
         language: str | None = None,
         duration_factor: float = 1.0,
+        first_segment_tokens: int = 0,
+        on_chunk: OnChunk | None = None,
         **generation: object,
     ) -> RequestPlan:
         """Conditioning and segments for a request (the arguments of `infer_stream`); raises `IndexTTSError`.
 
         `should_stop` (optional) is this request's cancellation check, see `synthesize_round`.
         `language` (2.5; None or "auto": detected from the text) and `duration_factor` (2.5, 0.5–2.0).
+        `first_segment_tokens` > 0 cuts a short first segment (streaming, `indextts.text.segmenter`);
+        `on_chunk` makes it a streaming plan (`RequestPlan.on_chunk`).
         """
         self._check_duration_factor(duration_factor)
         chosen_language = self.resolve_language(text, language)
@@ -397,7 +458,9 @@ class IndexTTS:
         emovec = self.emotion_vector(spk_audio_prompt, text, emotion, rng)
         prompt_seconds = self._now() - started
         started = self._now()
-        segments = self.split_segments(text, max_text_tokens_per_segment, quick_streaming_tokens, chosen_language)
+        segments, spans = self._segments(
+            text, max_text_tokens_per_segment, quick_streaming_tokens, chosen_language, first_segment_tokens
+        )
         if not segments:
             raise TextError("the text is empty after normalisation: nothing to say")
         text_seconds = self._now() - started
@@ -414,6 +477,8 @@ class IndexTTS:
             chosen_language,
             self._language_index(chosen_language) if chosen_language else None,
             float(duration_factor),
+            spans,
+            on_chunk,
         )
 
     def _check_duration_factor(self, duration_factor: float) -> None:
@@ -431,7 +496,9 @@ class IndexTTS:
         """Segment `index` of each plan: codes generated together, then decoded and yielded in order.
 
         `decode_groups` gets the solver length of each segment (`decode_frames`) and returns which
-        segments to decode together (`decode_batch`); by default each is decoded alone.
+        segments to decode together (`decode_batch`); by default each is decoded alone. A streaming
+        plan's segment (`on_chunk`) is always decoded alone and before the others (its first audio
+        should not wait for theirs), its audio handed over chunk by chunk.
         A plan whose `should_stop` says stop (asked between GPT decode steps, between the diffusion
         steps of a segment decoded alone, and before a batched decode) gets a `Cancelled` in its
         place, not raised: the other plans of the round go on.
@@ -449,8 +516,12 @@ class IndexTTS:
         groups = [[live[j] for j in g] for g in decode_groups(frames) if g] if decode_groups else [[k] for k in live]
         if sorted(i for group in groups for i in group) != live:
             raise ValueError(f"decode groups {groups} must hold each of the {len(live)} segments once")
+        streaming = {k for k in live if work[k][0].on_chunk is not None}
+        groups = [[k] for k in sorted(streaming)] + [
+            g for g in ([k for k in g if k not in streaming] for g in groups) if g
+        ]
         decoded: dict[int, _Decoded | Cancelled] = {}  # position → its decode (or why it was not decoded)
-        pending = iter(sorted(groups, key=min))
+        pending = iter(sorted(groups, key=lambda group: (group[0] not in streaming, min(group))))
         for position, ((plan, index), (result, _, timings)) in enumerate(zip(work, generated, strict=True)):
             count = len(plan.segments)
             if position not in live:
@@ -488,9 +559,9 @@ class IndexTTS:
                 f" (decoded {together} together)" if together > 1 else "",
             )
             samples = wav.cpu().numpy().astype(np.float32)
-            yield SegmentAudio(
-                index, count, plan.segments[index].text, samples, int(result.codes.shape[0]), result.stopped, timings
-            )
+            text = plan.segments[index].text
+            codes = int(result.codes.shape[0])
+            yield SegmentAudio(index, count, text, samples, codes, result.stopped, timings, plan.span(index))
 
     def _decode_group(
         self,
@@ -500,7 +571,7 @@ class IndexTTS:
     ) -> dict[int, _Decoded | Cancelled]:
         """Decode one group of a round's segments (positions in `work`); a stopped plan is left out."""
         if len(group) == 1:  # alone: the diffusion loop itself asks should_stop between steps
-            (plan, _), (result, latent, _) = work[group[0]], generated[group[0]]
+            (plan, index), (result, latent, _) = work[group[0]], generated[group[0]]
             try:
                 _, wav, timings = self.decode(
                     plan.speaker,
@@ -509,6 +580,7 @@ class IndexTTS:
                     plan.generator,
                     should_stop=plan.should_stop,
                     duration_factor=plan.duration_factor,
+                    on_samples=chunk_handler(plan, index) if plan.on_chunk else None,
                 )
             except Cancelled as stopped:
                 return {group[0]: stopped}
@@ -539,6 +611,19 @@ class IndexTTS:
                 yield segment
         report(0.9, "finishing")
         report(1.0, "done")
+
+    def infer_chunks(
+        self,
+        spk_audio_prompt: AudioSource,
+        text: str,
+        first_segment_tokens: int = DEFAULT_FIRST_SEGMENT_TOKENS,
+        **kwargs: object,
+    ) -> Iterator[AudioChunk]:
+        """Stream with the least wait for the first audio: a short first segment, and each segment's
+        audio in vocoder chunks as they are made, each with the span of `text` it says (arguments
+        as `plan`; `first_segment_tokens=0` keeps the official segmentation)."""
+        plan = self.plan(spk_audio_prompt, text, first_segment_tokens=first_segment_tokens, **kwargs)  # type: ignore[arg-type]
+        yield from stream_chunks(self, plan)
 
     def synthesize(
         self, spk_audio_prompt: AudioSource, text: str, interval_silence: int = 200, **kwargs: object

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,8 @@ import numpy as np
 from indextts.audio import PROMPT_MIN_SECONDS, silence_samples
 from indextts.errors import Cancelled, IndexTTSError
 from indextts.pipeline import IndexTTS2, RequestPlan, SegmentAudio, to_int16
+from indextts.streaming import AudioChunk
+from indextts.text.segmenter import DEFAULT_FIRST_SEGMENT_TOKENS
 from serving.decode_batching import DecodeBatching
 from serving.jobs import Admit, Job, JobCancelled, JobContext, JobFailure, JobResult, PartialAudio
 from serving.outputs import OutputStore
@@ -55,6 +58,8 @@ def _engine_kwargs(prepared: PreparedSynthesis) -> dict[str, object]:
         "emo_text": request.emo_text if mode is EmotionMode.TEXT else None,
         "use_random": request.use_random and mode in (EmotionMode.VECTOR, EmotionMode.TEXT),
         "max_text_tokens_per_segment": request.max_text_tokens_per_segment,
+        # Streaming: a short first segment, so the first audio comes after a clause's worth of work.
+        "first_segment_tokens": DEFAULT_FIRST_SEGMENT_TOKENS if request.streaming else 0,
         "seed": request.seed,
         "language": request.language,
         "duration_factor": request.duration_factor,
@@ -93,6 +98,7 @@ class _RunningJob:
     started: float
     next_segment: int = 0
     pieces: list[np.ndarray] = field(default_factory=list)
+    chunks_sent: int = 0  # chunks of the current segment already streamed (streaming requests)
 
     @property
     def done(self) -> bool:
@@ -142,16 +148,36 @@ class EngineRunner:
                 context.cancelled("before its prompt was read")
                 continue
             context.progress(0.0, "prompt")
+            gap = np.zeros(silence_samples(request.interval_silence, self.engine.sample_rate), dtype=np.int16)
+            item = _RunningJob(context, None, gap, started)  # type: ignore[arg-type]  # its plan follows
             try:
-                plan = self.engine.plan(
-                    prepared.speaker.data, request.text, should_stop=context.should_stop, **_engine_kwargs(prepared)
+                item.plan = self.engine.plan(
+                    prepared.speaker.data,
+                    request.text,
+                    should_stop=context.should_stop,
+                    on_chunk=self._chunk_emitter(item) if request.streaming else None,
+                    **_engine_kwargs(prepared),
                 )
             except Exception as exc:
                 context.fail(as_job_failure(exc))
                 continue
-            gap = np.zeros(silence_samples(request.interval_silence, self.engine.sample_rate), dtype=np.int16)
-            planned.append(_RunningJob(context, plan, gap, started))
+            planned.append(item)
         return planned
+
+    def _chunk_emitter(self, item: _RunningJob) -> Callable[[AudioChunk], None]:
+        """A streaming job's vocoder chunks go out as parts the moment they exist."""
+        rate = self.engine.sample_rate
+
+        def emit(chunk: AudioChunk) -> None:
+            audio = to_int16(chunk.samples)
+            item.context.emit(
+                PartialAudio(
+                    chunk.index, chunk.count, chunk.text, rate, audio, chunk.span, chunk.chunk, chunk.last_in_segment
+                )
+            )
+            item.chunks_sent += 1
+
+        return emit
 
     def _round(self, running: list[_RunningJob]) -> None:
         """The next segment of every running job; if the batch as a whole fails, each job tries alone."""
@@ -168,6 +194,7 @@ class EngineRunner:
                 self._end_cancelled(running[made:])
             return
         except Exception as exc:
+            batch_error = exc
             self._release_memory()
             if len(running) == 1:
                 running[0].context.fail(as_job_failure(exc))
@@ -180,6 +207,9 @@ class EngineRunner:
             )
         waiting = running[made:]
         for item in waiting:
+            if item.chunks_sent:  # part of this segment is out: a second try would not continue it
+                item.context.fail(as_job_failure(batch_error))
+                continue
             try:
                 for segment in self.engine.synthesize_round([(item.plan, item.next_segment)]):
                     self._accept(item, segment)
@@ -198,9 +228,11 @@ class EngineRunner:
         if isinstance(segment, Cancelled):
             item.context.cancelled(str(segment))  # ends the job now; run_batch drops it after the round
             return
-        audio = to_int16(segment.samples)
-        rate = self.engine.sample_rate
-        item.context.emit(PartialAudio(segment.index, segment.count, segment.text, rate, audio))
+        audio = to_int16(segment.samples)  # a streaming job's: its chunks joined, as they were sent
+        if item.plan.on_chunk is None:
+            rate = self.engine.sample_rate
+            item.context.emit(PartialAudio(segment.index, segment.count, segment.text, rate, audio, segment.span))
+        item.chunks_sent = 0
         if item.pieces and item.gap.size:
             item.pieces.append(item.gap)
         item.pieces.append(audio)

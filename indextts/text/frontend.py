@@ -8,8 +8,9 @@ from pathlib import Path
 
 from indextts.config import ModelConfig
 from indextts.text.glossary import GLOSSARY_FILENAME, Glossary
-from indextts.text.normalizer import TextNormalizer
+from indextts.text.normalizer import TextNormalizer, prefers_chinese
 from indextts.text.segmenter import DEFAULT_MAX_TOKENS, segment_text, split_segments
+from indextts.text.spans import SpanLocator
 from indextts.text.tokenizer import TextTokenizer
 
 
@@ -51,11 +52,31 @@ class TextFrontEnd:
         return self.tokenizer.normalizer
 
     def segments(
-        self, text: str, max_tokens: int = DEFAULT_MAX_TOKENS, quick_streaming_tokens: int = 0
+        self,
+        text: str,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        quick_streaming_tokens: int = 0,
+        first_segment_tokens: int = 0,
     ) -> list[TextSegment]:
+        """The text's segments (see `split_segments`)."""
+        return self.located_segments(text, max_tokens, quick_streaming_tokens, first_segment_tokens)[0]
+
+    def located_segments(
+        self,
+        text: str,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        quick_streaming_tokens: int = 0,
+        first_segment_tokens: int = 0,
+    ) -> tuple[list[TextSegment], SpanLocator]:
+        """The segments, and where each came from in `text` (found on demand: `indextts.text.spans`)."""
         with self._lock:
             pieces = self.tokenizer.tokenize(text)
-        return [
-            TextSegment(tuple(segment), tuple(self.tokenizer.to_ids(segment)))
-            for segment in split_segments(pieces, max_tokens, quick_streaming_tokens)
-        ]
+        cut = split_segments(pieces, max_tokens, quick_streaming_tokens, first_segment_tokens)
+        chinese = prefers_chinese(text)
+
+        def tokenize(part: str) -> list[str]:  # a part of the text, read in the language of the whole
+            with self._lock:
+                return self.tokenizer.tokenize(part, chinese)
+
+        segments = [TextSegment(tuple(segment), tuple(self.tokenizer.to_ids(segment))) for segment in cut]
+        return segments, SpanLocator(text, pieces, cut, tokenize)

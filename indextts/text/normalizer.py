@@ -108,9 +108,10 @@ class TextNormalizer:
         """Prepare the normaliser grammars (compiled once per machine, then cached)."""
         self.backend.load()
 
-    def normalize(self, text: str) -> str:
+    def normalize(self, text: str, chinese: bool | None = None) -> str:
+        """`chinese` forces the language decision (None: `prefers_chinese` of the text)."""
         text, annotations = _protect_annotations(text)
-        chinese = prefers_chinese(text)
+        chinese = prefers_chinese(text) if chinese is None else chinese
         result = self._normalize_chinese(text) if chinese else self._normalize_english(text)
         return annotations.restore(result)
 

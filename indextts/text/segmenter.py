@@ -13,6 +13,15 @@ call sees:
    d. it overflows: hard-cut it into chunks of `max` pieces.
 2. Re-pack greedily: join a piece to the previous segment when the two fit in `max` and more
    than `quick_streaming_tokens` pieces have been seen, or when they fit in `max / 2`.
+
+Ours, for streaming requests only (`first_segment_tokens` > 0): a short first segment, so the
+first audio comes after a few words' worth of GPT, s2mel and vocoder work instead of up to
+`max` pieces' worth. It ends at the last clause boundary (sentence end, comma or hyphen, with a
+quote that follows it) within the first `first_segment_tokens` pieces; a first clause longer than
+that is cut before the last word that starts within the budget (a CJK character is a word), and a
+run of one word is cut at the budget. The rest is segmented by the official rules above.
+(Official `quick_streaming_tokens` only stops the re-packing from merging beyond `max / 2` over
+the first pieces: with the default 120, a first segment can still hold 60 pieces.)
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ HYPHENS = frozenset({"-"})
 QUOTES = frozenset({"'", "▁'"})
 
 DEFAULT_MAX_TOKENS = 120
+DEFAULT_FIRST_SEGMENT_TOKENS = 20  # streaming requests: ≈ a clause, ≈ 1–2 s of speech
 
 Segment = list[str]
 
@@ -38,15 +48,39 @@ def split_segments(
     pieces: Sequence[str],
     max_tokens: int = DEFAULT_MAX_TOKENS,
     quick_streaming_tokens: int = 0,
+    first_segment_tokens: int = 0,
 ) -> list[Segment]:
     """Segments of at most `max_tokens` pieces, cut at sentence ends, commas and hyphens.
 
     `quick_streaming_tokens` > 0 keeps the first pieces (until that many were seen) in short
-    segments of their own, so the first audio of a stream comes sooner.
+    segments of their own, so the first audio of a stream comes sooner (official).
+    `first_segment_tokens` > 0 makes the first segment a clause of at most that many pieces,
+    the rest segmented as without it (ours, see the module text); 0 keeps the official result.
     """
     if max_tokens < 1:
         raise TextError(f"max_text_tokens_per_segment must be at least 1, got {max_tokens}")
-    return _split(list(pieces), SENTENCE_ENDS, max_tokens, quick_streaming_tokens)
+    if first_segment_tokens < 0:
+        raise TextError(f"first_segment_tokens must be 0 (off) or more, got {first_segment_tokens}")
+    pieces = list(pieces)
+    if first_segment_tokens and pieces:
+        first = short_first_segment(pieces, min(first_segment_tokens, max_tokens))
+        return [first, *_split(pieces[len(first) :], SENTENCE_ENDS, max_tokens, quick_streaming_tokens)]
+    return _split(pieces, SENTENCE_ENDS, max_tokens, quick_streaming_tokens)
+
+
+def short_first_segment(pieces: Sequence[str], budget: int) -> Segment:
+    """The first pieces up to the last clause boundary within `budget` (see the module text)."""
+    if len(pieces) <= budget:
+        return list(pieces)
+    boundaries = SENTENCE_ENDS | COMMAS | HYPHENS
+    ends = [i + 1 for i, piece in enumerate(pieces[:budget]) if piece in boundaries and i > 0]
+    if ends:
+        end = ends[-1]
+        if end < len(pieces) and pieces[end] in QUOTES and end < budget:
+            end += 1  # the quote that closes the clause goes with it
+        return list(pieces[:end])
+    word_starts = [i for i in range(1, budget + 1) if pieces[i].startswith("▁")]
+    return list(pieces[: word_starts[-1] if word_starts else budget])
 
 
 def _split(pieces: list[str], boundaries: frozenset[str], max_tokens: int, quick: int) -> list[Segment]:

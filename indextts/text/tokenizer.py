@@ -37,22 +37,23 @@ class TextTokenizer:
     def unk_id(self) -> int:
         return self.sp.unk_id()
 
-    def prepare(self, text: str) -> str:
+    def prepare(self, text: str, chinese: bool | None = None) -> str:
         """The string handed to SentencePiece.
 
         Upstream leaves a text of one visible character as it is (no normalisation, no
-        upper-casing); everything else is normalised and CJK-split.
+        upper-casing); everything else is normalised and CJK-split. `chinese` forces the
+        normaliser's language (a part of a text is read in the language of the whole).
         """
         if len(text.strip()) == 1:
             return text
         if self.normalizer is not None:
-            text = self.normalizer.normalize(text)
+            text = self.normalizer.normalize(text, chinese)
         return split_cjk(text)
 
-    def tokenize(self, text: str) -> list[str]:
+    def tokenize(self, text: str, chinese: bool | None = None) -> list[str]:
         if not text:
             return []
-        return self.sp.Encode(self.prepare(text), out_type=str)
+        return self.sp.Encode(self.prepare(text, chinese), out_type=str)
 
     def to_ids(self, pieces: Sequence[str]) -> list[int]:
         return [self.sp.PieceToId(piece) for piece in pieces]
