@@ -12,6 +12,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
+from indextts.text.segmenter import DEFAULT_FIRST_SEGMENT_TOKENS as STREAMING_FIRST_SEGMENT_TOKENS
 from serving.jobs import Job, JobState, QueueFullError
 from serving.node import Node
 from serving.parts import PiecePlacer, StreamedPiece
@@ -213,15 +214,18 @@ class UiHandlers:
         return bool(engine.languages) if name == "language" else engine.has_duration_factor
 
     def preview(self, text_value: str, seg_tokens: float, lang: str, language: str | None = None) -> dict[str, list]:
-        """The segments synthesis would make, with their token counts (the same split as inference)."""
+        """The segments synthesis would make, with their token counts: the page's requests stream, so
+        this is the streaming split (a short first segment, then the official one)."""
         headers = [text(key, lang) for key in ("col_index", "col_segment", "col_tokens")]
         if not (text_value or "").strip():
             return {"headers": headers, "data": []}
         try:
-            if language is None:
-                segments = self.node.engine.split_segments(text_value, int(seg_tokens))
-            else:  # an IndexTTS-2.5 page: in the chosen language ("auto": detected)
-                segments = self.node.engine.split_segments(text_value, int(seg_tokens), language=language)
+            segments = self.node.engine.split_segments(
+                text_value,
+                int(seg_tokens),
+                language=language,  # an IndexTTS-2.5 page: the chosen one ("auto": detected)
+                first_segment_tokens=STREAMING_FIRST_SEGMENT_TOKENS,
+            )
         except Exception as exc:  # a preview must never break the page
             log.warning("segment preview failed: %s", exc)
             return {"headers": headers, "data": []}
