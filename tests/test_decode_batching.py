@@ -293,9 +293,9 @@ def test_node_with_batched_decode_sounds_as_each_request_alone(engine, demo_dir,
     sizes: list[int] = []
     real_decode_batch = engine.decode_batch
 
-    def recording_decode_batch(items):
+    def recording_decode_batch(items, *args, **kwargs):
         sizes.append(len(items))
-        return real_decode_batch(items)
+        return real_decode_batch(items, *args, **kwargs)
 
     monkeypatch.setattr(engine, "decode_batch", recording_decode_batch)
     batched = _run(engine, demo_dir, tmp_path / "batched", max_batch=3, batch_decode="on")
