@@ -39,3 +39,20 @@ def test_no_indextts_source_imports_the_serving_side():
                 if name.split(".")[0] in SERVING_FRAMEWORKS + PROJECT_SERVING_PACKAGES:
                     offenders.append(f"{path.relative_to(REPO)}:{node.lineno} imports {name}")
     assert offenders == []
+
+
+def test_an_indextts_2_engine_needs_none_of_the_2_5_text_packages():
+    """The GPU report's bare machine (and any 2.0 node) carries no tiktoken, NeMo or MeCab: writing
+    and loading a 2.0 checkpoint must not import them."""
+    script = """
+import sys, tempfile
+for name in ("tiktoken", "fugashi", "unidic_lite", "nemo_text_processing"):
+    sys.modules[name] = None  # importing it now raises ImportError
+from indextts.factory import make_checkpoint
+from indextts.pipeline import IndexTTS
+folder = make_checkpoint(tempfile.mkdtemp() + "/tiny", "tiny")
+print(IndexTTS(folder, device="cpu").generation)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "2"

@@ -25,8 +25,6 @@ import binascii
 from functools import cached_property
 from pathlib import Path
 
-import tiktoken
-
 from indextts.errors import CheckpointError, TextError
 
 VOCAB_FILENAME = "multilingual_zh_ja_yue_char_del.tiktoken"
@@ -125,6 +123,8 @@ class MultilingualTokenizer:
         self.rank_count = len(ranks)
         # special token → id, in id order
         self.specials = {token: self.rank_count + i for i, token in enumerate(special_tokens())}
+        import tiktoken  # here, not at the top: an IndexTTS-2 node (and the factory's 2.0 sizes) never needs it
+
         self.encoding = tiktoken.Encoding(
             name=name,
             pat_str=PRETOKENIZE_PATTERN,
