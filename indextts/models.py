@@ -93,6 +93,19 @@ def _timed(what: str, load):
     return value
 
 
+def load_emotion_models(paths, cfg, device: torch.device) -> tuple[EmotionMatrices, TextEmotionModel | None]:
+    """The emotion prototype matrices and, when its folder is there, the emotion-from-text model
+    (the same for both generations)."""
+    spk_matrix, emo_matrix = load_emotion_tensors(paths)
+    matrices = EmotionMatrices.from_tensors(
+        spk_matrix, emo_matrix, cfg.emo_num, cfg.s2mel.style_encoder.dim, cfg.gpt.model_dim
+    ).to(device)
+    if paths.qwen_emo.is_dir():
+        return matrices, TextEmotionModel(paths.qwen_emo, device=device)
+    log.warning("no emotion-from-text model at %s: that mode is unavailable", paths.qwen_emo)
+    return matrices, None
+
+
 def load_models(
     model_dir: str | Path,
     device: torch.device,
@@ -123,14 +136,6 @@ def load_models(
     vocoder = _timed("BigVGAN", lambda: load_bigvgan(paths.bigvgan, device))
     for module in (features, codec, campplus, gpt, s2mel, vocoder):
         module.requires_grad_(False)  # inference only: no autograd bookkeeping anywhere
-    spk_matrix, emo_matrix = load_emotion_tensors(paths)
-    matrices = EmotionMatrices.from_tensors(
-        spk_matrix, emo_matrix, cfg.emo_num, cfg.s2mel.style_encoder.dim, cfg.gpt.model_dim
-    ).to(device)
-    text_emotion = None
-    if paths.qwen_emo.is_dir():
-        text_emotion = TextEmotionModel(paths.qwen_emo, device=device)
-    else:
-        log.warning("no emotion-from-text model at %s: that mode is unavailable", paths.qwen_emo)
+    matrices, text_emotion = load_emotion_models(paths, cfg, device)
     prompts = PromptEncoder(cfg, features, codec, campplus, s2mel, device, prompt_cache_size)
     return Models(paths, device, dtype, frontend, prompts, codec, gpt, s2mel, vocoder, matrices, text_emotion)

@@ -7,14 +7,11 @@ from pathlib import Path
 
 import torch
 
-from indextts.checkpoint import load_emotion_tensors
 from indextts.checkpoint_v25 import load_unified_voice_25, resolve_checkpoint_25
 from indextts.config import default_cache_dir
 from indextts.config_v25 import ModelConfig25
-from indextts.emotion.text_emotion import TextEmotionModel
-from indextts.emotion.vectors import EmotionMatrices
 from indextts.errors import CheckpointError
-from indextts.models import Models, _timed
+from indextts.models import Models, _timed, load_emotion_models
 from indextts.prompts_v25 import PromptEncoder25
 from indextts.s2mel.model import load_s2mel
 from indextts.semantic.codec_v25 import load_enhanced_codec
@@ -62,14 +59,6 @@ def load_models_25(
     vocoder = _timed("BigVGAN", lambda: load_bigvgan(paths.bigvgan, device))
     for module in (features, codec, campplus, gpt, s2mel, vocoder):
         module.requires_grad_(False)
-    spk_matrix, emo_matrix = load_emotion_tensors(paths)
-    matrices = EmotionMatrices.from_tensors(
-        spk_matrix, emo_matrix, cfg.emo_num, cfg.s2mel.style_encoder.dim, cfg.gpt.model_dim
-    ).to(device)
-    text_emotion = None
-    if paths.qwen_emo.is_dir():
-        text_emotion = TextEmotionModel(paths.qwen_emo, device=device)
-    else:
-        log.warning("no emotion-from-text model at %s: that mode is unavailable", paths.qwen_emo)
+    matrices, text_emotion = load_emotion_models(paths, cfg, device)
     prompts = PromptEncoder25(cfg, features, codec, campplus, s2mel, device, prompt_cache_size)  # type: ignore[arg-type]
     return Models(paths, device, dtype, frontend, prompts, codec, gpt, s2mel, vocoder, matrices, text_emotion, "2.5")  # type: ignore[arg-type]
