@@ -42,22 +42,11 @@ parity: $(VENV)/.installed-run
 
 # The same for IndexTTS-2.5 against the official repository's infer_v2_5.py (see parity/README.md):
 # ~4 GB venv (torch shared with .venv); `make parity-25 PARITY25_SIZE=full` for published sizes.
-# PARITY25_SOURCE=fixture: a checkpoint written with the official constructors (make_ref_checkpoint_25.py)
-# instead of our factory — the default for tiny, since the official code hard-codes widths our tiny
-# factory folder shrinks.
 PARITY25_SIZE ?= tiny
-PARITY25_SOURCE ?= $(if $(filter tiny,$(PARITY25_SIZE)),fixture,factory)
-ifeq ($(PARITY25_SOURCE),fixture)
-PARITY25_CKPT := fixture-$(PARITY25_SIZE)-2.5-bytes
-PARITY25_WRITE = cd $(PARITY_DIR) && venv-2.5/bin/python ../parity/make_ref_checkpoint_25.py \
-	--size $(PARITY25_SIZE) --merge-free $(PARITY25_CKPT)
-else
 PARITY25_CKPT := checkpoint-$(PARITY25_SIZE)-2.5
-PARITY25_WRITE = $(PY) -m indextts make-checkpoint $(PARITY25_SIZE)-2.5 $(PARITY_DIR)/$(PARITY25_CKPT)
-endif
 parity-25: $(VENV)/.installed-run
 	@bash parity/setup_reference_25.sh
-	@$(PARITY25_WRITE)
+	@$(PY) -m indextts make-checkpoint $(PARITY25_SIZE)-2.5 $(PARITY_DIR)/$(PARITY25_CKPT)
 	@cd $(PARITY_DIR) && venv-2.5/bin/python ../parity/reference_dump_25.py --model-dir $(PARITY25_CKPT) \
 		--cases ../parity/cases_25.json --out ref-2.5.pt
 	@$(PY) parity/compare_25.py --model-dir $(PARITY_DIR)/$(PARITY25_CKPT) --cases parity/cases_25.json \

@@ -88,6 +88,20 @@ def test_gpt_weights_load_strictly_listing_every_wrong_key(demo25_dir: Path, tmp
     assert "spk_emb_proj.weight" in str(bad.value) and "speed_emb.weight" in str(bad.value)
 
 
+def test_the_tiny_folder_keeps_the_widths_the_official_2_5_code_hard_codes(demo25_dir: Path):
+    """The official infer_v2_5 builds the emotion conformer, perceiver and emovec_layer 1024 wide and
+    reads w2v-BERT layer 17 by index: a tiny folder narrower than that would not load there."""
+    cfg = load_config_for(demo25_dir)
+    w2v = yaml.safe_load((demo25_dir / "hf_cache" / "w2v-bert-2.0" / "config.json").read_text())
+    assert (w2v["hidden_size"], cfg.semantic_codec.hidden_size, cfg.s2mel.length_regulator.in_channels) == (1024,) * 3
+    assert w2v["num_hidden_layers"] >= 17
+    assert torch.load(demo25_dir / cfg.w2v_stat, weights_only=True)["mean"].shape == (1024,)
+    gpt = torch.load(demo25_dir / "gpt.pth", weights_only=True)
+    assert gpt["emovec_layer.weight"].shape == (cfg.gpt.model_dim, 1024)
+    assert gpt["lang_embedding.weight"].shape[0] == 107  # len(LANGUAGE_DICT) + 1 upstream
+    assert cfg.gpt.model_dim < 1280 and cfg.s2mel.dit.hidden_dim < 512  # everything else stays small
+
+
 # --- the 2.5 maths -----------------------------------------------------------------------------
 
 

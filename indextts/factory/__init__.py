@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 DEMO_MARKER = "DEMO_CHECKPOINT.txt"
 # Bumped whenever what the factory writes changes, so stale folders are rewritten.
 FACTORY_FORMAT = 4
-FACTORY_FORMAT_25 = 3  # the same for the IndexTTS-2.5 layout (2: the real tiktoken vocabulary; 3: 107 language rows)
+# The same for the 2.5 layout (2: real tiktoken vocabulary; 3: 107 language rows; 4: tiny keeps width 1024).
+FACTORY_FORMAT_25 = 4
 
 
 def _marker_text(size: CheckpointSize, seed: int) -> str:

@@ -4,7 +4,12 @@ The official 2.5 layout: config.yaml (version 2.5), gpt.pth (campplus-mode Unifi
 and lang_embedding, no speaker conformer/perceiver/speed_emb), s2mel.pth, codec.pth ({"model": …},
 EnhancedCodec with down/up), the tiktoken file, wav2vec2bert_stats.pt, feat1.pt, feat2.pt, a tiny
 Qwen emotion folder, and under hf_cache/ w2v-BERT, CAMPPlus and BigVGAN (no MaskGCT codec).
-Sizes: `tiny` as the 2.0 tiny (seconds on a CPU), `full` the official widths.
+Sizes: `full` the official widths; `tiny` the 2.0 tiny (seconds on a CPU) except for the one width
+the official 2.5 code hard-codes, so that `infer_v2_5.IndexTTS2` loads the folder unchanged (the
+parity tooling runs it on our factory's files): the semantic width stays 1024 — w2v-BERT's hidden
+size (17 layers, small heads and feed-forward), the codec's `hidden_size` and the length regulator's
+`in_channels` (upstream, the emotion conformer input, the emotion perceiver and `emovec_layer` are
+`1024` literals). The GPT width is free: the official 2.5 s2mel is built without `gpt_layer`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from indextts.factory.configs import config_to_mapping, official_config, tiny_co
 from indextts.factory.multilingual_vocab import write_multilingual_tokenizer
 
 OFFICIAL_TEXT_TOKENS = 60509  # number_text_tokens of the released 2.5 GPT
+# The w2v-BERT width the official 2.5 code hard-codes (emotion conformer, perceiver, emovec_layer).
+OFFICIAL_SEMANTIC_DIM = 1024
 
 
 def config_25(base_size: str) -> ModelConfig25:
@@ -32,6 +39,8 @@ def config_25(base_size: str) -> ModelConfig25:
     mapping["gpt"]["number_text_tokens"] = OFFICIAL_TEXT_TOKENS
     codec = config_to_mapping(SemanticCodecConfig25(**dataclasses.asdict(base.semantic_codec)))
     mapping["semantic_codec"] = codec
+    codec["hidden_size"] = OFFICIAL_SEMANTIC_DIM  # semantic_dim; a tiny base shrinks it, the official code cannot
+    mapping["s2mel"]["length_regulator"]["in_channels"] = OFFICIAL_SEMANTIC_DIM
     cfg = parse_config(mapping, "<factory 2.5>", ModelConfig25)
     assert isinstance(cfg, ModelConfig25)
     return cfg
@@ -72,7 +81,7 @@ def write_folder_25(model_dir: Path, size: str, seed: int) -> ModelConfig25:
     writers.write_w2v_stats(model_dir / cfg.w2v_stat, cfg, seed)
     writers.write_emotion_matrices(model_dir / cfg.spk_matrix, model_dir / cfg.emo_matrix, cfg, seed)
     write_tiny_qwen(model_dir / cfg.qwen_emo_path, seed)
-    writers.write_w2v_bert(hf_cache / W2V_BERT.local_name, w2v_bert_config(size), seed)  # type: ignore[arg-type]
+    writers.write_w2v_bert(hf_cache / W2V_BERT.local_name, w2v_bert_config(size, cfg.semantic_dim), seed)  # type: ignore[arg-type]
     writers.write_campplus(hf_cache / CAMPPLUS.local_name, cfg, seed)
     writers.write_bigvgan_folder(hf_cache / BIGVGAN.local_name, bigvgan_config(size), seed)  # type: ignore[arg-type]
     return cfg

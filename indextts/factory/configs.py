@@ -75,13 +75,15 @@ def write_config(cfg: ModelConfig, path: Path, cls: type[ModelConfig] = ModelCon
 # --- external components -----------------------------------------------------------------------
 
 
-def w2v_bert_config(size: CheckpointSize) -> dict[str, Any]:
-    """Keyword arguments of transformers' Wav2Vec2BertConfig (facebook/w2v-bert-2.0 for `full`)."""
+def w2v_bert_config(size: CheckpointSize, width: int = TINY_SEMANTIC_DIM) -> dict[str, Any]:
+    """Keyword arguments of transformers' Wav2Vec2BertConfig (facebook/w2v-bert-2.0 for `full`).
+
+    `width`: the hidden size of the tiny variant (the tiny 2.5 folder keeps the official 1024)."""
     if size == "full":
         return {}  # the transformers defaults are the w2v-bert-2.0 values
     return dict(
-        hidden_size=TINY_SEMANTIC_DIM,
-        output_hidden_size=TINY_SEMANTIC_DIM,
+        hidden_size=width,
+        output_hidden_size=width,
         num_hidden_layers=17,  # IndexTTS2 reads layer 17
         num_attention_heads=2,
         intermediate_size=128,
