@@ -4,6 +4,7 @@
 whole synthesis takes seconds on a CPU. Widths the official code hard-codes are parameters in ours
 (§14), so tiny shrinks them too: the w2v-BERT width (64 instead of 1024) flows into the codec, the
 conformers, the emotion perceiver and the length regulator through `ModelConfig.semantic_dim`.
+(`tiny-2.5` keeps 1024 there, so the official 2.5 code loads it: see `checkpoint_v25`.)
 """
 
 from __future__ import annotations
