@@ -77,7 +77,7 @@ class PipelinedRunner(EngineRunner):
         self._cond = threading.Condition()
         self._jobs: list[_PipelinedJob] = []
         self._order = itertools.count()
-        self._threads: list[threading.Thread] = []
+        self._generation = 0  # the pool's threads live while run_batch runs; a new batch, new threads
         self._cpu = engine.device.type == "cpu"
 
     # --- the runner thread: planning and the GPT stage --------------------------------------------
@@ -86,6 +86,14 @@ class PipelinedRunner(EngineRunner):
         self._start_pool()
         if self._cpu and self.pipelining.runner_threads:
             torch.set_num_threads(self.pipelining.runner_threads)
+        try:
+            self._run(admit, max_batch)
+        finally:
+            with self._cond:  # every job has ended: the pool is idle, its threads leave
+                self._generation += 1
+                self._cond.notify_all()
+
+    def _run(self, admit: Admit, max_batch: int) -> None:
         while True:
             with self._cond:
                 self._jobs = [j for j in self._jobs if not j.ended]
@@ -97,16 +105,13 @@ class PipelinedRunner(EngineRunner):
                 self._cond.notify_all()
             for job in jobs:
                 if not job.ended and not job.decoding and job.context.should_stop():
-                    self._end(
-                        job, lambda j: j.context.cancelled(f"after {j.next_segment}/{len(j.plan.segments)} segments")
-                    )
+                    self._end(job, _cancel_between)
             with self._cond:
                 live = [j for j in self._jobs if not j.ended]
                 if not live:
                     return  # the queue's worker calls again while jobs wait
-                work = [j for j in live if j.generated < len(j.plan.segments) and j.ahead < self.pipelining.lookahead][
-                    : self.pipelining.max_round or None
-                ]
+                work = [j for j in live if j.generated < len(j.plan.segments) and j.ahead < self.pipelining.lookahead]
+                work = work[: self.pipelining.max_round or None]
                 if not work:
                     self._cond.wait(WAIT_SECONDS)  # every job waits for its audio: a decode ends soon
                     continue
@@ -167,19 +172,20 @@ class PipelinedRunner(EngineRunner):
     # --- the pool: the decode stage ----------------------------------------------------------------
 
     def _start_pool(self) -> None:
-        self._threads = [t for t in self._threads if t.is_alive()]
-        for n in range(len(self._threads), self.pipelining.workers):
-            thread = threading.Thread(target=self._decode_loop, name=f"decode-{n}", daemon=True)
+        for n in range(self.pipelining.workers):
+            thread = threading.Thread(target=self._decode_loop, args=(self._generation,), name=f"decode-{n}")
+            thread.daemon = True
             thread.start()
-            self._threads.append(thread)
 
-    def _decode_loop(self) -> None:
+    def _decode_loop(self, generation: int) -> None:
         if self._cpu:
             torch.set_num_threads(1)  # each decode thread on its own core (GNU OpenMP: per thread)
         while True:
             with self._cond:
                 group = self._take_group()
                 while not group:
+                    if self._generation != generation:
+                        return
                     self._cond.wait()
                     group = self._take_group()
             try:
