@@ -229,3 +229,30 @@ def test_a_failing_decode_ends_only_its_job_and_the_node_serves_the_next(
     assert broken.state is JobState.FAILED and "the vocoder broke" in broken.error
     for mine, reference in zip([*good, later], [*alone[1:], alone[0]], strict=True):
         _same_audio(mine, reference)
+
+
+def test_decode_workers_flag_env_twin_and_rule(monkeypatch):
+    import argparse
+
+    import torch
+
+    from serving.decode_batching import Pipelining, cpu_cores, pipelining_for
+    from serving.options import add_node_flags, node_settings
+
+    def settings(*argv: str) -> NodeSettings:
+        parser = argparse.ArgumentParser()
+        add_node_flags(parser)
+        return node_settings(parser.parse_args(list(argv)))
+
+    assert settings().decode_workers == "auto"
+    assert settings("--decode_workers", "3").decode_workers == "3"
+    monkeypatch.setenv("INDEXTTS_DECODE_WORKERS", "0")
+    assert settings().decode_workers == "0"
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert pipelining_for("auto", cpu) == Pipelining(cpu_cores())
+    assert pipelining_for("auto", cuda) == Pipelining(1)
+    assert pipelining_for("0", cpu) is None and pipelining_for("2", cuda) == Pipelining(2)
+    for bad in ("two", "-1"):
+        with pytest.raises(ValueError, match="decode_workers"):
+            pipelining_for(bad, cpu)
