@@ -237,6 +237,6 @@ def synthesize_round(
             continue
         while position not in decoded:  # decode groups until this segment's is done, so order is kept
             group = next(pending)
-            outcomes = decode_segments(tts, [ready[j] for j in group])
+            outcomes = tts.decode_segments([ready[j] for j in group])  # the engine's: one place to observe
             decoded.update((live[j], o) for j, o in zip(group, outcomes, strict=True))
         yield decoded.pop(position)
