@@ -66,22 +66,21 @@ def stage_costs(tts: IndexTTS2, node: Node, codes: int) -> dict[str, float]:
     """Seconds of each piece a cancellation has to wait for, on one uncancelled long job run by the
     node's worker (the path the cancelled jobs take; the stage timings are the engine's own)."""
     seen: list[SegmentAudio] = []
-    real_round = tts.synthesize_round
+    real_decode = tts.decode_segments
 
-    def recording(work):  # bench only: keep each segment's stage timings
-        for segment in real_round(work):
-            if isinstance(segment, SegmentAudio):
-                seen.append(segment)
-            yield segment
+    def recording(segments):  # bench only: keep each segment's stage timings (either runner)
+        outcomes = real_decode(segments)
+        seen.extend(o for o in outcomes if isinstance(o, SegmentAudio))
+        return outcomes
 
     tts.models.prompts.speakers.clear()  # the first job encodes its prompt: the cold figure
     tts.models.prompts.emotions.clear()
-    tts.synthesize_round = recording  # type: ignore[method-assign]
+    tts.decode_segments = recording  # type: ignore[method-assign]
     try:
         job = node.submit(request(codes, 1), "bench")
         node.queue.wait_finished(job)
     finally:
-        del tts.synthesize_round
+        del tts.decode_segments
     timings = seen[-1].timings
     return {
         "prompt, cold (uninterruptible)": timings.prompt,

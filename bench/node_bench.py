@@ -83,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--batch-decode", default="auto", help="the node's --batch_decode; several (off,on) alternate at each level"
     )
+    parser.add_argument(
+        "--decode-workers",
+        default="auto",
+        help="the node's --decode_workers; several alternate at each level: paired with --batch-decode's values "
+        "when both name as many (off,auto with 0,auto: off/0 then auto/auto), else every combination",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="timed runs of the stage benchmarks")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--reference", choices=("auto", "off"), default="auto", help="run the official code")
@@ -92,7 +98,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tag", help="result file name (default: device-size-dtype)")
     args = parser.parse_args(argv)
     args.levels = [int(n) for n in args.concurrency.split(",") if n.strip()]
-    args.decode_modes = [m.strip() for m in args.batch_decode.split(",") if m.strip()]
+    batch_modes = [m.strip() for m in args.batch_decode.split(",") if m.strip()]
+    workers = [w.strip() for w in str(args.decode_workers).split(",") if w.strip()]
+    if len(batch_modes) == len(workers):
+        args.decode_modes = list(zip(batch_modes, workers, strict=True))
+    else:
+        args.decode_modes = [(m, w) for m in batch_modes for w in workers]
     if args.codes < 50:
         parser.error("--codes must be at least 50 (the smallest max_mel_tokens a request may ask for)")
     return args
@@ -221,7 +232,7 @@ def node_under_load(args: argparse.Namespace, folder: Path, work: Path) -> tuple
     levels = []
     with stop_code_impossible(tts):
         # Several decode modes alternate at each level, so a burst of load on a shared machine hits them alike.
-        for n, mode in ((n, mode) for n in args.levels for mode in args.decode_modes):
+        for n, (mode, workers) in ((n, mode) for n in args.levels for mode in args.decode_modes):
             batch = args.max_batch or n
             settings = NodeSettings(
                 outputs_dir=work / "outputs",
@@ -229,14 +240,16 @@ def node_under_load(args: argparse.Namespace, folder: Path, work: Path) -> tuple
                 max_pending=max(32, n),
                 max_batch=batch,
                 batch_decode=mode,
+                decode_workers=workers,
             )
             node = Node(LoadedEngine(tts, folder, True, "bench", 0.0, cpu_threads), settings)
             try:
                 if not levels:
                     say("warm-up request (prompt cache, first-call costs)")
                     load_level(node, 2, request)  # two: the batched decode's first call too
-                say(f"{n} request(s) at once, max_batch {batch}, batch_decode {mode}")
-                levels.append({**load_level(node, n, request), "max_batch": batch, "batch_decode": mode})
+                say(f"{n} request(s) at once, max_batch {batch}, batch_decode {mode}, decode_workers {workers}")
+                level = load_level(node, n, request)
+                levels.append({**level, "max_batch": batch, "batch_decode": mode, "decode_workers": workers})
                 done = levels[-1]
                 say(f"  → {done['audio_per_s']:.3f} s of audio per s, TTFA p50 {done['first_audio_p50_s']:.3f} s")
             finally:
@@ -315,9 +328,9 @@ def markdown(report: dict[str, Any]) -> str:
         "writing). TTFA: time from submitting to the first streamed segment (each request is one "
         "segment here, so it is also the request's latency when it runs alone).",
         "",
-        "| requests at once | max_batch | batch_decode | wall | audio | audio s per s, ours | official (serial) "
-        "| ours / official | latency p50 | latency p95 | latency max | TTFA p50 | TTFA min |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| requests at once | max_batch | batch_decode | decode_workers | wall | audio | audio s per s, ours "
+        "| official (serial) | ours / official | latency p50 | latency p95 | latency max | TTFA p50 | TTFA min |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     serial = official_rate(official) if official else None
     for level in report["levels"]:
@@ -325,6 +338,7 @@ def markdown(report: dict[str, Any]) -> str:
         ratio = f"{level['audio_per_s'] / serial:.2f}" if serial else "—"
         lines.append(
             f"| {level['requests']} | {level['max_batch']} | {level.get('batch_decode', '—')} "
+            f"| {level.get('decode_workers', '0')} "
             f"| {level['wall_s']:.2f} s | {level['audio_s']:.1f} s | {level['audio_per_s']:.3f} | {ref} | {ratio} "
             f"| {level['latency_p50_s']:.2f} s | {level['latency_p95_s']:.2f} s | "
             f"{level['latency_max_s']:.2f} s | {level['first_audio_p50_s']:.3f} s | "
@@ -369,11 +383,15 @@ def plot(report: dict[str, Any], path: Path) -> bool:
     stages_ax.set_ylabel("seconds (median)")
     stages_ax.set_title(f"one request, {report['codes']} codes")
     stages_ax.legend()
-    modes = list(dict.fromkeys(level.get("batch_decode", "auto") for level in report["levels"]))
+
+    def mode_of(level: dict[str, Any]) -> str:
+        return f"batch_decode {level.get('batch_decode', 'auto')}, decode_workers {level.get('decode_workers', '0')}"
+
+    modes = list(dict.fromkeys(mode_of(level) for level in report["levels"]))
     for mode in modes:
-        levels = [level for level in report["levels"] if level.get("batch_decode", "auto") == mode]
+        levels = [level for level in report["levels"] if mode_of(level) == mode]
         n = [level["requests"] for level in levels]
-        label = "ours (continuous batching)" + (f", batch_decode {mode}" if len(modes) > 1 else "")
+        label = "ours (continuous batching)" + (f", {mode}" if len(modes) > 1 else "")
         load_ax.plot(n, [level["audio_per_s"] for level in levels], "o-", label=label)
     if official:
         load_ax.plot(n, [official_rate(official)] * len(n), "s--", label="official (one at a time)")

@@ -9,7 +9,10 @@ the report splits the level's wall time into: request planning (prompt condition
 GPT decode, the GPT latent pass, s2mel (flow matching), BigVGAN, and the rest (queue, streaming, WAV
 writing, Python between them). Process CPU time is printed next to wall time: on a shared machine the
 wall time of one process is mostly waiting, its CPU time is the work. With --ops N, torch.profiler
-also prints the N operators that took most CPU time over the whole level. Timings are informative only.
+also prints the N operators that took most CPU time over the whole level. With --decode-workers > 0
+the decode stage runs on its own threads beside the GPT stage: the stage rows then overlap (their wall
+times add up to more than the level's), and a row's CPU time is the whole process's during its calls.
+Timings are informative only.
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--codes", type=int, default=50, help="codes per request, forced (50 ≈ 1 s of audio)")
     parser.add_argument("--num-beams", type=int, default=3, help="beam width")
     parser.add_argument("--batch-decode", default="off", help="the node's --batch_decode")
+    parser.add_argument(
+        "--decode-workers", default="0", help="the node's --decode_workers (pipelined: stage times overlap)"
+    )
     parser.add_argument("--threads", type=int, help="the worker's torch CPU threads (default: torch's choice)")
     parser.add_argument("--ops", type=int, default=0, help="also print the top N operators (torch.profiler)")
     parser.add_argument("--prompt", type=Path, default=REPO / "examples" / "voice_01.wav", help="voice prompt")
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work, stop_code_impossible(tts):
         settings = NodeSettings(outputs_dir=Path(work), allowed_dirs=(args.prompt.resolve().parent,),
                                 max_pending=max(32, args.requests), max_batch=args.requests,
-                                batch_decode=args.batch_decode)  # fmt: skip
+                                batch_decode=args.batch_decode, decode_workers=args.decode_workers)  # fmt: skip
         node = Node(LoadedEngine(tts, folder, True, "bench", 0.0, args.threads or cpu_threads), settings)
         try:
             load_level(node, 2, request)  # warm-up: prompt cache, first-call costs
@@ -111,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             node.close()
     n = args.requests
     print(f"# node profile — {args.size}, {n} requests at once, batch_decode {args.batch_decode}, "
+          f"decode_workers {args.decode_workers}, "
           f"{level['audio_s']:.2f} s of audio")  # fmt: skip
     print(f"level: wall {wall:.3f} s, process CPU {cpu:.3f} s, {level['audio_per_s']:.3f} s of audio per s")
     print("| stage | wall s | share | CPU s | share | CPU s per request |")

@@ -24,6 +24,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from indextts import rounds
 from indextts.audio import SPEAKER_SAMPLE_RATE, AudioSource, silence_samples
 from indextts.config import RuntimeSettings
 from indextts.emotion.control import EmotionRequest, final_emovec, resolve_emotion
@@ -32,23 +33,17 @@ from indextts.gpt.generation import GeneratedCodes, GenerationSettings, ShouldSt
 from indextts.length_cap import SpeechLengthCap
 from indextts.models import Models, load_models
 from indextts.prompts import SpeakerPrompt
-from indextts.s2mel.batched import MelRequest, generate_mel_batch
-from indextts.streaming import AudioChunk, OnChunk, chunk_handler, stream_chunks
+from indextts.rounds import CFG_RATE, DIFFUSION_STEPS, DecodeGroups
+from indextts.streaming import AudioChunk, OnChunk, stream_chunks
 from indextts.text.frontend import TextSegment
 from indextts.text.segmenter import DEFAULT_FIRST_SEGMENT_TOKENS
 from indextts.text.spans import Span, SpanLocator
 from indextts.vocoder import to_pcm16_scale
-from indextts.vocoder.batched import vocode_batch
 from indextts.vocoder.streaming import chunk_bounds, vocode_chunks
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-# solver frames of each segment of a round → groups of segment positions to decode together
-DecodeGroups = Callable[[list[int]], list[list[int]]]
-
-DIFFUSION_STEPS = 25
-CFG_RATE = 0.7
 
 
 @dataclass
@@ -71,7 +66,8 @@ class StageTimings:
         return sum(vars(self).values())
 
 
-_Decoded = tuple[torch.Tensor, StageTimings, int]  # a segment's samples, its decode timings, group size
+# a segment's codes, its content latent (None when cancelled) and its GPT timings
+Generated = tuple[GeneratedCodes, torch.Tensor | None, StageTimings]
 
 
 @dataclass(frozen=True)
@@ -283,12 +279,15 @@ class IndexTTS:
         items: Sequence[tuple[SpeakerPrompt, torch.Tensor, TextSegment, GenerationSettings, torch.Generator | None]],
         should_stop: Sequence[ShouldStop | None] | None = None,
         languages: Sequence[str | None] | None = None,
-    ) -> list[tuple[GeneratedCodes, torch.Tensor | None, StageTimings]]:
+        on_ready: Callable[[int, Generated], None] | None = None,
+    ) -> list[Generated]:
         """Codes and content latents for several segments, their codes generated in one batched decode.
 
         The latent is 2.0's teacher-forced GPT latent (1, N, C) or 2.5's codec decode (1, 2N, H).
         `languages` (2.5): each item's language (None: detected default). An item whose `should_stop`
         said stop comes back with `codes.cancelled` set and no latent.
+        `on_ready(position, generated)`: each item's latent is made the step its codes are done and
+        handed over at once (on this thread), while the other items go on decoding.
         """
         m = self.models
         gpt = m.gpt
@@ -305,20 +304,25 @@ class IndexTTS:
                     prefixes.append(gpt.prefix(conditionings[-1], ids[-1], language))
                 else:
                     prefixes.append(gpt.prefix(conditionings[-1], ids[-1]))
-            results = generate_codes_batch(
-                gpt, prefixes, [i[3] for i in items], [i[4] for i in items], should_stop, self.decode_step
-            )
-            generate_seconds = self._now() - started
-            out: list[tuple[GeneratedCodes, torch.Tensor | None, StageTimings]] = []
-            for conditioning, text_ids, result in zip(conditionings, ids, results, strict=True):
+            out: dict[int, Generated] = {}
+
+            def finish(position: int, result: GeneratedCodes) -> None:
+                generate_seconds = self._now() - started
                 if result.cancelled:
-                    out.append((result, None, StageTimings(gpt_generate=generate_seconds)))
-                    continue
-                started = self._now()
-                latent = m.content_latent(conditioning, text_ids, result.codes)  # (1, N, C) | (1, 2N, H)
-                timings = StageTimings(gpt_generate=generate_seconds, gpt_latent=self._now() - started)
-                out.append((result, latent, timings))
-        return out
+                    out[position] = (result, None, StageTimings(gpt_generate=generate_seconds))
+                else:
+                    latent_started = self._now()
+                    # (1, N, C) | (1, 2N, H)
+                    latent = m.content_latent(conditionings[position], ids[position], result.codes)
+                    timings = StageTimings(gpt_generate=generate_seconds, gpt_latent=self._now() - latent_started)
+                    out[position] = (result, latent, timings)
+                if on_ready is not None:
+                    on_ready(position, out[position])
+
+            generate_codes_batch(
+                gpt, prefixes, [i[3] for i in items], [i[4] for i in items], should_stop, self.decode_step, finish
+            )
+        return [out[k] for k in range(len(items))]
 
     @torch.inference_mode()
     def decode(
@@ -388,32 +392,19 @@ class IndexTTS:
                 raise Cancelled("cancelled while vocoding")
             yield to_pcm16_scale(wav).reshape(-1)
 
-    @torch.inference_mode()
     def decode_batch(
         self,
         items: Sequence[tuple[SpeakerPrompt, torch.Tensor, torch.Tensor, torch.Generator | None]],
         duration_factors: Sequence[float] | None = None,
+        noises: Sequence[torch.Tensor] | None = None,
     ) -> list[tuple[torch.Tensor, torch.Tensor, StageTimings]]:
         """`decode` for several segments (speaker, codes, latent, generator) with one flow-matching
         solve and one vocoder pass for all; each result equals its `decode` up to float rounding.
+        `noises`: each segment's flow-matching start, drawn beforehand (`indextts.rounds`).
 
         The batch's stage times are shared work: each segment reports all of them (as `generate_batch`).
         """
-        factors = list(duration_factors) if duration_factors is not None else [1.0] * len(items)
-        if len(items) == 1:
-            return [self.decode(*items[0], duration_factor=factors[0])]
-        m, timings = self.models, StageTimings()
-        started = self._now()
-        requests = []
-        for (speaker, codes, latent, generator), factor in zip(items, factors, strict=True):
-            cond = m.content(codes, latent, factor)  # (1, T_gen, C)
-            requests.append(MelRequest(speaker.prompt_condition, cond, speaker.ref_mel, speaker.style, generator))
-        mels = generate_mel_batch(m.s2mel.estimator, requests, DIFFUSION_STEPS, CFG_RATE)  # (1, 80, T_gen) each
-        timings.s2mel = self._now() - started
-        started = self._now()
-        wavs = [to_pcm16_scale(w).reshape(-1) for w in vocode_batch(m.vocoder, [mel.float() for mel in mels])]
-        timings.vocoder = self._now() - started
-        return [(mel, wav, timings) for mel, wav in zip(mels, wavs, strict=True)]
+        return rounds.decode_batch(self, items, duration_factors, noises)
 
     def decode_frames(self, speaker: SpeakerPrompt, n_codes: int, duration_factor: float = 1.0) -> int:
         """Frames the flow-matching solver runs on for a segment of n codes (prompt + generated)."""
@@ -501,99 +492,19 @@ class IndexTTS:
         should not wait for theirs), its audio handed over chunk by chunk.
         A plan whose `should_stop` says stop (asked between GPT decode steps, between the diffusion
         steps of a segment decoded alone, and before a batched decode) gets a `Cancelled` in its
-        place, not raised: the other plans of the round go on.
+        place, not raised: the other plans of the round go on. The two stages: `indextts.rounds`.
         """
-        generated = self.generate_batch(
-            [(plan.speaker, plan.emovec, plan.segments[i], plan.settings_for(i), plan.generator) for plan, i in work],
-            [plan.should_stop for plan, _ in work],
-            [plan.language for plan, _ in work],
-        )
-        live = [k for k, (result, latent, _) in enumerate(generated) if not result.cancelled and latent is not None]
-        frames = [
-            self.decode_frames(work[k][0].speaker, generated[k][0].codes.shape[0], work[k][0].duration_factor)
-            for k in live
-        ]
-        groups = [[live[j] for j in g] for g in decode_groups(frames) if g] if decode_groups else [[k] for k in live]
-        if sorted(i for group in groups for i in group) != live:
-            raise ValueError(f"decode groups {groups} must hold each of the {len(live)} segments once")
-        streaming = {k for k in live if work[k][0].on_chunk is not None}
-        groups = [[k] for k in sorted(streaming)] + [
-            g for g in ([k for k in g if k not in streaming] for g in groups) if g
-        ]
-        decoded: dict[int, _Decoded | Cancelled] = {}  # position → its decode (or why it was not decoded)
-        pending = iter(sorted(groups, key=lambda group: (group[0] not in streaming, min(group))))
-        for position, ((plan, index), (result, _, timings)) in enumerate(zip(work, generated, strict=True)):
-            count = len(plan.segments)
-            if position not in live:
-                yield Cancelled(f"cancelled while generating the codes of segment {index + 1}/{count}")
-                continue
-            while position not in decoded:  # decode groups until this segment's is done, so order is kept
-                decoded.update(self._decode_group(work, generated, next(pending)))
-            outcome = decoded.pop(position)
-            if isinstance(outcome, Cancelled):
-                yield Cancelled(f"{outcome} of segment {index + 1}/{count}")
-                continue
-            wav, decode_timings, together = outcome
-            limit = plan.settings_for(index).max_mel_tokens
-            if not result.stopped and limit == plan.settings.max_mel_tokens:  # not the demo's length cap
-                log.warning(
-                    "segment %d/%d reached max_mel_tokens (%d) before the stop code: it may be cut short",
-                    index + 1,
-                    count,
-                    limit,
-                )
-            timings.add(decode_timings)
-            if index == 0:
-                timings.prompt, timings.text = plan.prompt_seconds, plan.text_seconds
-            log.info(
-                "segment %d/%d%s: %d codes%s, gpt %.2fs + %.2fs, s2mel %.2fs, vocoder %.2fs%s",
-                index + 1,
-                count,
-                f" (batch of {len(work)})" if len(work) > 1 else "",
-                result.codes.shape[0],
-                "" if result.stopped else f" (hit max_mel_tokens {limit})",
-                timings.gpt_generate,
-                timings.gpt_latent,
-                timings.s2mel,
-                timings.vocoder,
-                f" (decoded {together} together)" if together > 1 else "",
-            )
-            samples = wav.cpu().numpy().astype(np.float32)
-            text = plan.segments[index].text
-            codes = int(result.codes.shape[0])
-            yield SegmentAudio(index, count, text, samples, codes, result.stopped, timings, plan.span(index))
+        return rounds.synthesize_round(self, work, decode_groups)
 
-    def _decode_group(
-        self,
-        work: Sequence[tuple[RequestPlan, int]],
-        generated: list[tuple[GeneratedCodes, torch.Tensor | None, StageTimings]],
-        group: list[int],
-    ) -> dict[int, _Decoded | Cancelled]:
-        """Decode one group of a round's segments (positions in `work`); a stopped plan is left out."""
-        if len(group) == 1:  # alone: the diffusion loop itself asks should_stop between steps
-            (plan, index), (result, latent, _) = work[group[0]], generated[group[0]]
-            try:
-                _, wav, timings = self.decode(
-                    plan.speaker,
-                    result.codes,
-                    latent,
-                    plan.generator,
-                    should_stop=plan.should_stop,
-                    duration_factor=plan.duration_factor,
-                    on_samples=chunk_handler(plan, index) if plan.on_chunk else None,
-                )
-            except Cancelled as stopped:
-                return {group[0]: stopped}
-            return {group[0]: (wav, timings, 1)}
-        out: dict[int, _Decoded | Cancelled] = {
-            i: Cancelled("cancelled before decoding") for i in group if work[i][0].stop_requested()
-        }
-        members = [i for i in group if i not in out]
-        items = [(work[i][0].speaker, generated[i][0].codes, generated[i][1], work[i][0].generator) for i in members]
-        factors = [work[i][0].duration_factor for i in members]
-        for i, (_, wav, timings) in zip(members, self.decode_batch(items, factors) if items else [], strict=True):
-            out[i] = (wav, timings, len(members))
-        return out
+    def generate_round(
+        self, work: Sequence[tuple[RequestPlan, int]], on_ready: rounds.OnReady | None = None
+    ) -> list[rounds.Outcome]:
+        """The GPT stage of a round, each segment handed to `on_ready` when done (`indextts.rounds`)."""
+        return rounds.generate_round(self, work, on_ready)
+
+    def decode_segments(self, segments: Sequence[rounds.ReadySegment]) -> list[SegmentAudio | Cancelled]:
+        """The decode stage for one group of ready segments (`indextts.rounds`)."""
+        return rounds.decode_segments(self, segments)
 
     def infer_stream(
         self, spk_audio_prompt: AudioSource, text: str, progress: Progress | None = None, **kwargs: object

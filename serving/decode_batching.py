@@ -15,6 +15,7 @@ on CUDA, large groups (reasoned: a segment's kernels alone leave the GPU idle; n
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -64,3 +65,56 @@ def decode_batching_for(mode: str, device: torch.device) -> DecodeBatching | Non
     if mode == "auto" and device.type != "cuda":
         return CPU_RULE
     return CUDA_RULE
+
+
+# --- pipelined stages (`--decode_workers`, serving/pipelined.py) -------------------------------------
+
+
+@dataclass(frozen=True)
+class Pipelining:
+    """How the GPT stage (the queue's worker thread) and the decode stage (a pool) overlap.
+
+    workers: decode threads (each runs torch on one CPU thread on the CPU). max_round: jobs in one
+    GPT round (None: every job with a segment to generate). lookahead: segments a job's codes may
+    run ahead of its audio. runner_threads: torch CPU threads of the GPT stage (0: left as it is).
+    """
+
+    workers: int
+    max_round: int | None = None
+    lookahead: int = 2
+    runner_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"decode workers must be at least 1, got {self.workers}")
+        if self.max_round is not None and self.max_round < 1:
+            raise ValueError(f"max_round must be at least 1, got {self.max_round}")
+        if self.lookahead < 1:
+            raise ValueError(f"lookahead must be at least 1, got {self.lookahead}")
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def pipelining_for(workers: str | int, device: torch.device) -> Pipelining | None:
+    """The setting for `--decode_workers` on this device; None: both stages on the runner thread.
+
+    auto: one decode thread per CPU core on the CPU (the GPT round is serial sampling work that
+    leaves the other cores idle), one on CUDA (the GPU is the one worker; a second thread only queues).
+    """
+    text = str(workers).strip().lower()
+    if text == "auto":
+        count = cpu_cores() if device.type != "cuda" else 1
+    else:
+        try:
+            count = int(text)
+        except ValueError:
+            raise ValueError(f"decode_workers must be auto or a number of threads, got {workers!r}") from None
+        if count < 0:
+            raise ValueError(f"decode_workers must be auto, 0 (off) or more, got {workers!r}")
+    return Pipelining(count) if count else None

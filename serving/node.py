@@ -12,10 +12,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from indextts.pipeline import IndexTTS2
-from serving.decode_batching import decode_batching_for
+from serving.decode_batching import decode_batching_for, pipelining_for
 from serving.engine import LoadedEngine
 from serving.jobs import Job, JobQueue
 from serving.outputs import OutputStore
+from serving.pipelined import PipelinedRunner
 from serving.request import SynthesisRequest
 from serving.sources import SourcePolicy
 from serving.status import ConnectionStatus
@@ -32,6 +33,7 @@ class NodeSettings:
     keep_finished: float = 300.0  # seconds a finished job stays queryable
     max_batch: int = 8  # jobs running side by side (their GPT decode batched); 1 = strictly one at a time
     batch_decode: str = "auto"  # their segments' s2mel + vocoder batched too: auto (per device), on, off
+    decode_workers: str = "auto"  # threads decoding while the GPT generates: auto (per device), 0 (off), n
     max_output_files: int = 500
     max_output_bytes: int = 2 * 1024**3
     allow_private_urls: bool = False
@@ -57,7 +59,11 @@ class Node:
         self.policy = settings.source_policy()
         self.outputs = OutputStore(settings.outputs_dir, settings.max_output_files, settings.max_output_bytes)
         decode_batching = decode_batching_for(settings.batch_decode, loaded.engine.device)
-        runner = EngineRunner(loaded.engine, self.outputs, decode_batching)
+        pipelining = pipelining_for(settings.decode_workers, loaded.engine.device)
+        if pipelining is None:
+            runner = EngineRunner(loaded.engine, self.outputs, decode_batching)
+        else:
+            runner = PipelinedRunner(loaded.engine, self.outputs, decode_batching, pipelining)
         self.queue = JobQueue(
             runner, settings.max_pending, settings.keep_finished, settings.max_batch, loaded.start_worker_thread
         )

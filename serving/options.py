@@ -80,6 +80,13 @@ def add_node_flags(parser: argparse.ArgumentParser) -> None:
         "auto",
         "batch side-by-side jobs' s2mel + vocoder: auto (per device: small same-length groups on the CPU), on, off",
     )
+    add_flag(
+        group,
+        "--decode_workers",
+        "auto",
+        "threads decoding finished segments while the GPT generates the next: auto (CPU cores; 1 on CUDA), "
+        "0 (off: both stages on one thread), or a number",
+    )
     add_flag(group, "--allowed_dirs", "./examples", "comma-separated folders whose files requests may name by path")
     add_flag(group, "--allow_private_urls", False, "let prompt URLs point at loopback/private addresses", bool)
     add_flag(group, "--verbose", False, "debug logs", bool)
@@ -125,6 +132,7 @@ def node_settings(args: argparse.Namespace, spaces_server: str = "") -> NodeSett
         keep_finished=args.keep_finished,
         max_batch=args.max_batch,
         batch_decode=args.batch_decode,
+        decode_workers=str(args.decode_workers),
         max_output_files=args.max_output_files,
         allow_private_urls=args.allow_private_urls,
         spaces_server=spaces_server,

@@ -115,6 +115,8 @@ class EngineRunner:
     before its next segment, and ends as cancelled; the others go on as if it had never been there.
     """
 
+    job_type: type[_RunningJob] = _RunningJob  # what a running job's state is kept in
+
     def __init__(
         self, engine: IndexTTS2, outputs: OutputStore | None, decode_batching: DecodeBatching | None = None
     ) -> None:
@@ -149,7 +151,7 @@ class EngineRunner:
                 continue
             context.progress(0.0, "prompt")
             gap = np.zeros(silence_samples(request.interval_silence, self.engine.sample_rate), dtype=np.int16)
-            item = _RunningJob(context, None, gap, started)  # type: ignore[arg-type]  # its plan follows
+            item = self.job_type(context, None, gap, started)  # type: ignore[arg-type]  # its plan follows
             try:
                 item.plan = self.engine.plan(
                     prepared.speaker.data,

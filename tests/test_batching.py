@@ -196,7 +196,7 @@ def test_a_request_the_engine_refuses_fails_alone_in_its_batch(engine, demo_dir,
 def test_a_batch_that_runs_out_of_memory_is_retried_job_by_job(engine, demo_dir, tmp_path, alone, monkeypatch):
     import torch
 
-    real_round = engine.synthesize_round
+    real_round, real_generate = engine.synthesize_round, engine.generate_round
     batch_sizes = []
 
     def round_that_fits_one(work, decode_groups=None):
@@ -205,7 +205,14 @@ def test_a_batch_that_runs_out_of_memory_is_retried_job_by_job(engine, demo_dir,
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
         return real_round(work, decode_groups)
 
+    def gpt_round_that_fits_one(work, on_ready=None):  # the pipelined runner's GPT stage
+        batch_sizes.append(len(work))
+        if len(work) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_generate(work, on_ready)
+
     monkeypatch.setattr(engine, "synthesize_round", round_that_fits_one)
+    monkeypatch.setattr(engine, "generate_round", gpt_round_that_fits_one)
     node = _node(engine, demo_dir, tmp_path, max_batch=3)
     try:
         jobs = _run_all(node, REQUESTS)

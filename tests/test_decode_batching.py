@@ -273,8 +273,14 @@ REQUESTS = [
 
 
 def _run(engine, demo_dir: Path, outputs: Path, max_batch: int, batch_decode: str) -> list:
+    # One thread for both stages: every round's segments are ready at once, so the rule decides the
+    # groups alone (the pool's groups: tests/test_pipelined_runner.py).
     settings = NodeSettings(
-        outputs_dir=outputs, allowed_dirs=(EXAMPLES,), max_batch=max_batch, batch_decode=batch_decode
+        outputs_dir=outputs,
+        allowed_dirs=(EXAMPLES,),
+        max_batch=max_batch,
+        batch_decode=batch_decode,
+        decode_workers="0",
     )
     node = Node(LoadedEngine(engine, demo_dir, True, "tests", 0.0), settings)
     base = {"spk_audio": "examples/voice_01.wav", "max_mel_tokens": 55, "max_text_tokens_per_segment": 20}

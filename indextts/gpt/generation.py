@@ -51,6 +51,9 @@ class GenerationSettings:
 
 
 ShouldStop = Callable[[], bool]  # a request's cancellation check, asked between decode steps
+# Called on the decoding thread with (position, codes) the step a request's result is known
+# (finished or cancelled), while the rest of the batch goes on decoding.
+OnFinished = Callable[[int, "GeneratedCodes"], None]
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,7 @@ def generate_codes_batch(
     generators: list[torch.Generator | None],
     should_stop: Sequence[ShouldStop | None] | None = None,
     decode_step: str = "auto",
+    on_finished: OnFinished | None = None,
 ) -> list[GeneratedCodes]:
     """Codes for several segments at once: prefixes (1, P_i, C), each with its own settings and generator.
 
@@ -307,6 +311,7 @@ def generate_codes_batch(
     then does the host read what the choices were (stop codes, beam candidates), which needs just
     the sampling to have finished. A request found finished then leaves the batch before its
     generator draws again, so the codes equal those of a loop that checked before the forward.
+    `on_finished(position, codes)` hands each request over the step it leaves the batch.
     """
     if any(s.max_mel_tokens < 1 for s in settings):
         raise ValueError("max_mel_tokens must be at least 1")
@@ -318,6 +323,7 @@ def generate_codes_batch(
     decoder = StaticDecoder(model, prefixes, rows, max(s.max_mel_tokens for s in settings), decode_step)
     logits = decoder.first_logits
     stops = dict(zip(searches, should_stop or [None] * len(searches), strict=True))
+    positions = {search: k for k, search in enumerate(searches)}
     live = searches
     while live:
         offset, keep, codes, reports = 0, [], [], []
@@ -347,6 +353,8 @@ def generate_codes_batch(
             if not finished:
                 still.append(search)
                 kept += range(offset, offset + search.rows)
+            elif on_finished is not None:
+                on_finished(positions[search], search.result)  # type: ignore[arg-type]
             at += report.shape[0]
             offset += search.rows
         if still and len(still) != len(live):

@@ -34,6 +34,7 @@ class MelRequest:
     style: Tensor  # (1, S)
     generator: torch.Generator | None = None
     temperature: float = 1.0
+    noise: Tensor | None = None  # (1, M, T) the standard-normal start, drawn beforehand; None: drawn here
 
     @property
     def prompt_frames(self) -> int:
@@ -77,7 +78,11 @@ def generate_mel_batch(
 
     starts = []
     for r in requests:  # the draw `solve_cfm` makes for this request alone
-        noise = torch.randn((1, n_mels, r.frames), generator=r.generator, device=device, dtype=dtype)
+        noise = r.noise
+        if noise is None:
+            noise = torch.randn((1, n_mels, r.frames), generator=r.generator, device=device, dtype=dtype)
+        elif noise.shape != (1, n_mels, r.frames):
+            raise ValueError(f"noise must have shape {(1, n_mels, r.frames)}, got {tuple(noise.shape)}")
         starts.append(noise * r.temperature)
     x = _right_pad(starts, T, -1).masked_fill(prompt_mask, 0)  # (B, M, T)
     mu = _right_pad([torch.cat([r.prompt_condition, r.cond], dim=1) for r in requests], T, 1)  # (B, T, C)
