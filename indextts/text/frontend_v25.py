@@ -136,7 +136,8 @@ class MultilingualFrontEnd:
         prefix_tokens = self.tokenizer.count(self.tokenizer.prefix(language))
         budget = max(1, min(max_tokens, self.text_capacity) - prefix_tokens)
         if first_segment_tokens:
-            return split_streaming(prepared, budget, first_segment_tokens, self.tokenizer.count)
+            spaced_words = language == "ja"  # MeCab's spaces are the word ends; a kanji pair is one word
+            return split_streaming(prepared, budget, first_segment_tokens, self.tokenizer.count, spaced_words)
         return split_by_tokens(prepared, budget, self.tokenizer.count)
 
     def segments(

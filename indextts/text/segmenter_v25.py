@@ -15,9 +15,9 @@ Token counts of a concatenation are measured, not added, because BPE merges acro
 Ours, for streaming requests only (`split_streaming`): a short first segment, the 2.0 rule
 (`indextts.text.segmenter`) applied to text. It ends after the last clause mark (the marks above,
 with a quote right after it) whose prefix fits `first_budget` tokens; a first clause longer than
-that is cut before the last word that starts within the budget (a CJK character or kana is a word;
-Japanese arrives spaced into words by the front end); one long word is cut where the next
-character would overflow. A marked reading is never cut. The rest is segmented as above, so the
+that is cut before the last word that starts within the budget (a CJK character is a word, except
+in Japanese, which the front end spaces into words: there only a space starts one); one long word
+is cut where the next character would overflow. A marked reading is never cut. The rest is segmented as above, so the
 segments still join to the whole text, character for character.
 """
 
@@ -89,17 +89,19 @@ def split_by_tokens(text: str, budget: int, count: TokenCount) -> list[str]:
     return segments or [text]
 
 
-def split_streaming(text: str, budget: int, first_budget: int, count: TokenCount) -> list[str]:
+def split_streaming(
+    text: str, budget: int, first_budget: int, count: TokenCount, spaced_words: bool = False
+) -> list[str]:
     """A short first segment of at most `first_budget` tokens (see the module text), then the rest
-    cut by `split_by_tokens`."""
-    first = short_first_segment(text, min(first_budget, budget), count)
+    cut by `split_by_tokens`. `spaced_words`: words are delimited by spaces only (Japanese)."""
+    first = short_first_segment(text, min(first_budget, budget), count, spaced_words)
     rest = text[len(first) :]
     if not rest.strip():
         return [text]
     return [first, *split_by_tokens(rest, budget, count)]
 
 
-def short_first_segment(text: str, budget: int, count: TokenCount) -> str:
+def short_first_segment(text: str, budget: int, count: TokenCount, spaced_words: bool = False) -> str:
     """The start of `text` up to the last clause mark within `budget` tokens, else up to the last
     word that starts within it, else as many characters as fit (see the module text)."""
     if count(text) <= budget:
@@ -114,7 +116,9 @@ def short_first_segment(text: str, budget: int, count: TokenCount) -> str:
         if text[end : end + 1] in CLOSING_QUOTES and count(text[: end + 1]) <= budget:
             end += 1  # the quote that closes the clause goes with it
         return text[:end]
-    word_starts = (i for i in range(first_word + 1, len(text)) if i not in inside and _starts_word(text, i))
+    word_starts = (
+        i for i in range(first_word + 1, len(text)) if i not in inside and _starts_word(text, i, spaced_words)
+    )
     end = _last_fitting(text, (len(text[:i].rstrip()) for i in word_starts), budget, count)
     if end is None:  # one long word (or a marked reading) over the budget
         cuts = [i for i in range(1, len(text) + 1) if i not in inside]
@@ -127,12 +131,14 @@ def _inside_readings(text: str) -> set[int]:
     return {i for match in MARKED_READING.finditer(text) for i in range(match.start() + 1, match.end())}
 
 
-def _starts_word(text: str, i: int) -> bool:
-    """Does a word start at offset i > 0? (A CJK character or kana is a word of its own; a mark
-    stays with the word before it, though the Japanese front end spaces it off.)"""
+def _starts_word(text: str, i: int, spaced_words: bool) -> bool:
+    """Does a word start at offset i > 0? (Unless `spaced_words`, a CJK character is a word of its
+    own; a mark stays with the word before it, though the Japanese front end spaces it off.)"""
     if text[i].isspace() or unicodedata.category(text[i]).startswith("P"):
         return False
-    return text[i - 1].isspace() or bool(CJK_CHAR.match(text[i])) or bool(CJK_CHAR.match(text[i - 1]))
+    if text[i - 1].isspace():
+        return True
+    return not spaced_words and bool(CJK_CHAR.match(text[i]) or CJK_CHAR.match(text[i - 1]))
 
 
 def _last_fitting(text: str, ends: Iterable[int], budget: int, count: TokenCount) -> int | None:
