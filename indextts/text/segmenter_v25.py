@@ -17,8 +17,8 @@ Ours, for streaming requests only (`split_streaming`): a short first segment, th
 with a quote right after it) whose prefix fits `first_budget` tokens; a first clause longer than
 that is cut before the last word that starts within the budget (a CJK character is a word, except
 in Japanese, which the front end spaces into words: there only a space starts one); one long word
-is cut where the next character would overflow. A marked reading is never cut. The rest is segmented as above, so the
-segments still join to the whole text, character for character.
+is cut where the next character would overflow. A marked reading is never cut. The rest is
+segmented as above, so the segments still join to the whole text, character for character.
 """
 
 from __future__ import annotations
