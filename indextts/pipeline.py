@@ -231,16 +231,19 @@ class IndexTTS:
         first_segment_tokens: int = 0,
     ) -> list[TextSegment]:
         """The segments `infer` would synthesise, for previews (2.5: in `language`, detected when None;
-        `first_segment_tokens`: a streaming request's short first segment, 2.0 only, `indextts.text.segmenter`)."""
+        `first_segment_tokens`: a streaming request's short first segment, `indextts.text.segmenter` and
+        `segmenter_v25`)."""
         return self._segments(text, max_tokens, quick_streaming_tokens, language, first_segment_tokens)[0]
 
     def _segments(
         self, text: str, max_tokens: int, quick_streaming_tokens: int, language: str | None, first_segment_tokens: int
-    ) -> tuple[list[TextSegment], SpanLocator | None]:
-        """Segments and, for 2.0, where each came from in `text` (the 2.5 front end has no span map yet)."""
+    ) -> tuple[list[TextSegment], SpanLocator]:
+        """Segments, and where each came from in `text` (2.5: verified in the request's language)."""
         chosen = self.resolve_language(text, language)
         if self.generation == "2.5":
-            return self.models.frontend.segments(text, chosen, max_tokens, quick_streaming_tokens), None
+            return self.models.frontend.located_segments(
+                text, chosen, max_tokens, first_segment_tokens=first_segment_tokens
+            )
         return self.models.frontend.located_segments(text, max_tokens, quick_streaming_tokens, first_segment_tokens)
 
     def _language_index(self, language: str) -> int:

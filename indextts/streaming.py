@@ -1,8 +1,9 @@
 """Audio in chunks as it is made: what a streaming request hands out, and the library's loop.
 
-A streaming request gets a short first segment (`indextts.text.segmenter`) and its segments'
-audio in vocoder chunks (`indextts.vocoder.streaming`), each with the span of the request's text
-it came from (`indextts.text.spans`), so the first audio leaves after a clause's worth of work.
+A streaming request gets a short first segment (`indextts.text.segmenter`; 2.5:
+`segmenter_v25.split_streaming`) and its segments' audio in vocoder chunks
+(`indextts.vocoder.streaming`), each with the span of the request's text it came from
+(`indextts.text.spans`), so the first audio leaves after a clause's worth of work.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
          ─ annotations <word|reading> → marked readings (see annotations.py)
          ─ ja: MeCab word spacing
          ─ special tokens written in the text upper-cased ("<|special_token_1|>" → "<|SPECIAL_TOKEN_1|>")
-         ─ cut by token count (segmenter_v25.py)
+         ─ cut by token count (segmenter_v25.py; a streaming request's first segment short)
          ─ ids: "<|lang|> " + segment, encoded, id 1 appended (multilingual.py)
 
 The official code chooses no language by itself: the caller names it (its UI defaults to zh);
@@ -29,7 +29,9 @@ from indextts.text.multilingual import VOCAB_FILENAME, MultilingualTokenizer
 from indextts.text.nemo import shared_backend as nemo_backend
 from indextts.text.normalizer import TextNormalizer
 from indextts.text.rules import HAN, PRONUNCIATION_ANNOTATION, replace_punctuation
-from indextts.text.segmenter_v25 import split_by_tokens
+from indextts.text.segmenter_v25 import split_by_tokens, split_streaming
+from indextts.text.spans import SpanLocator
+from indextts.text.spans_v25 import segment_pieces, text_pieces
 
 DEFAULT_LANGUAGE = "zh"
 WETEXT_LANGUAGES = ("zh", "en")
@@ -104,13 +106,14 @@ class MultilingualFrontEnd:
             elif language == "ja":
                 self.japanese.load()
 
-    def prepare(self, text: str, language: str, normalize: bool = True) -> str:
-        """The text the segmenter cuts (everything before segmentation)."""
+    def prepare(self, text: str, language: str, normalize: bool = True, chinese: bool | None = None) -> str:
+        """The text the segmenter cuts (everything before segmentation). `chinese` forces WeText's
+        zh/en grammar choice (None: chosen from the text, as officially)."""
         language = self.tokenizer.check_language(language)
         text = replace_punctuation(text, chinese=False)
         if normalize:
             if language in WETEXT_LANGUAGES:
-                text = self.normalizer.normalize(text)
+                text = self.normalizer.normalize(text, chinese)
             elif language in NEMO_LANGUAGES:
                 text = nemo_backend(self.cache_dir, language).normalize(text)
         if language in LOWER_CASE_LANGUAGES:
@@ -122,13 +125,19 @@ class MultilingualFrontEnd:
             text = self.japanese.space(text)
         return _SPECIAL_TOKEN_TEXT.sub(lambda m: f"<|{m.group(1).upper()}|>", text)
 
-    def split(self, prepared: str, language: str, max_tokens: int) -> list[str]:
+    def split(self, prepared: str, language: str, max_tokens: int, first_segment_tokens: int = 0) -> list[str]:
         """Cut prepared text so that each segment with its language prefix fits `max_tokens`
-        and the GPT's text capacity."""
+        and the GPT's text capacity; `first_segment_tokens` > 0 (streaming) makes the first
+        segment a clause of at most that many text tokens (`segmenter_v25.split_streaming`)."""
         if max_tokens < 1:
             raise TextError(f"max_text_tokens_per_segment must be at least 1, got {max_tokens}")
+        if first_segment_tokens < 0:
+            raise TextError(f"first_segment_tokens must be 0 (off) or more, got {first_segment_tokens}")
         prefix_tokens = self.tokenizer.count(self.tokenizer.prefix(language))
         budget = max(1, min(max_tokens, self.text_capacity) - prefix_tokens)
+        if first_segment_tokens:
+            spaced_words = language == "ja"  # MeCab's spaces are the word ends; a kanji pair is one word
+            return split_streaming(prepared, budget, first_segment_tokens, self.tokenizer.count, spaced_words)
         return split_by_tokens(prepared, budget, self.tokenizer.count)
 
     def segments(
@@ -138,16 +147,40 @@ class MultilingualFrontEnd:
         max_tokens: int = 120,
         quick_streaming_tokens: int = 0,
         normalize: bool = True,
+        first_segment_tokens: int = 0,
     ) -> list[TextSegment]:
         """The segments one request is synthesised in; none for a text that is blank once prepared.
 
         `quick_streaming_tokens` is accepted for the 2.0 signature; the 2.5 segmenter has no
-        short first segments (upstream's neither)."""
+        such rule (upstream's neither). `first_segment_tokens` > 0: a streaming request's short
+        first segment (ours)."""
         del quick_streaming_tokens
+        return self._encode(self._cut(text, language, max_tokens, normalize, first_segment_tokens), language)
+
+    def located_segments(
+        self,
+        text: str,
+        language: str,
+        max_tokens: int = 120,
+        quick_streaming_tokens: int = 0,
+        normalize: bool = True,
+        first_segment_tokens: int = 0,
+    ) -> tuple[list[TextSegment], SpanLocator]:
+        """The segments, and where each came from in `text` (found on demand: `indextts.text.spans`;
+        a part of the text is verified by running it through this front end in `language`)."""
+        del quick_streaming_tokens
+        cut = self._cut(text, language, max_tokens, normalize, first_segment_tokens)
+        chinese = self.normalizer.reads_chinese(replace_punctuation(text, chinese=False))
+
+        def tokenize(part: str) -> list[str]:  # a part of the text, read as in the whole (same grammar)
+            return text_pieces(self.prepare(part, language, normalize, chinese))
+
+        locator = SpanLocator(text, text_pieces("".join(cut)), segment_pieces(cut), tokenize)
+        return self._encode(cut, language), locator
+
+    def _cut(self, text: str, language: str, max_tokens: int, normalize: bool, first_segment_tokens: int) -> list[str]:
         prepared = self.prepare(text, language, normalize)
-        if not prepared.strip():
-            return []
-        return [
-            TextSegment((segment,), tuple(self.tokenizer.encode_segment(segment, language)))
-            for segment in self.split(prepared, language, max_tokens)
-        ]
+        return self.split(prepared, language, max_tokens, first_segment_tokens) if prepared.strip() else []
+
+    def _encode(self, cut: list[str], language: str) -> list[TextSegment]:
+        return [TextSegment((segment,), tuple(self.tokenizer.encode_segment(segment, language))) for segment in cut]

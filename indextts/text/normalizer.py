@@ -108,10 +108,15 @@ class TextNormalizer:
         """Prepare the normaliser grammars (compiled once per machine, then cached)."""
         self.backend.load()
 
+    @staticmethod
+    def reads_chinese(text: str) -> bool:
+        """The language decision `normalize` makes for `text` when not told (annotations aside)."""
+        return prefers_chinese(_protect_annotations(text)[0])
+
     def normalize(self, text: str, chinese: bool | None = None) -> str:
         """`chinese` forces the language decision (None: `prefers_chinese` of the text)."""
         text, annotations = _protect_annotations(text)
-        chinese = prefers_chinese(text) if chinese is None else chinese
+        chinese = prefers_chinese(text) if chinese is None else chinese  # (= reads_chinese of the text)
         result = self._normalize_chinese(text) if chinese else self._normalize_english(text)
         return annotations.restore(result)
 

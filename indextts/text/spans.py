@@ -14,7 +14,8 @@ joining their pieces; only where the joined pieces disagree with the whole (the 
 across a clause end) is the stretch read again as one. A boundary inside a clause (a hard cut, or
 the short first segment's cut between words) is found among that clause's word ends by a binary
 search on the piece count. A boundary that nothing reproduces is skipped: the segments on both
-sides then share one wider span, still a range that holds their source.
+sides then share one wider span, still a range that holds their source. No boundary is looked
+for inside a pronunciation annotation (`<word|reading>`): the front end reads it as one unit.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
-from indextts.text.rules import CJK_CHAR
+from indextts.text.rules import CJK_CHAR, PRONUNCIATION_ANNOTATION
 from indextts.text.segmenter import QUOTES
 
 Span = tuple[int, int]
@@ -70,7 +71,10 @@ class SpanLocator:
         self.text, self.pieces = text, list(pieces)
         self.first = len(text) - len(text.lstrip())
         self.last = len(text.rstrip())
-        self.clause_ends = [i for i in range(self.first + 1, self.last) if _is_clause_end(text, i)] + [self.last]
+        self.inside = _inside_annotations(text)
+        self.clause_ends = [
+            i for i in range(self.first + 1, self.last) if i not in self.inside and _is_clause_end(text, i)
+        ] + [self.last]
         self.tokenize = functools.cache(tokenize)
         self.piece_ends = _piece_offsets(self.pieces, segments)
         self.found: list[int] = []  # text offset of each segment's end; -1 where none reproduced it
@@ -103,7 +107,7 @@ class SpanLocator:
         if guess is not None and self.tokenize(self.text[self.start_text : guess]) == want:
             end = guess  # the common case, one normaliser run: the words came through as words
         else:
-            end = _find_end(self.text, self.start_text, want, self.clause_ends, self.tokenize)
+            end = _find_end(self.text, self.start_text, want, self.clause_ends, self.tokenize, self.inside)
         self.found.append(end)
         if end >= 0:
             self.start_text, self.start_piece = _skip_space(self.text, end), self.piece_ends[k]
@@ -139,7 +143,16 @@ def _agrees(pieces: list[str], want: list[str]) -> bool:
     return pieces[:n] == want[:n]
 
 
-def _find_end(text: str, start: int, want: list[str], clause_ends: list[int], tokenize: Tokenize) -> int:
+def _inside_annotations(text: str) -> frozenset[int]:
+    """Offsets strictly inside a pronunciation annotation: never a boundary."""
+    return frozenset(
+        i for match in PRONUNCIATION_ANNOTATION.finditer(text) for i in range(match.start() + 1, match.end())
+    )
+
+
+def _find_end(
+    text: str, start: int, want: list[str], clause_ends: list[int], tokenize: Tokenize, inside: frozenset[int]
+) -> int:
     """The first end e > start with tokenize(text[start:e]) == want (up to re-reading), or -1."""
     read: list[str] = []  # pieces of text[start:part_start]
     part_start = start
@@ -152,14 +165,16 @@ def _find_end(text: str, start: int, want: list[str], clause_ends: list[int], to
         if pieces == want:
             return end
         if len(pieces) >= len(want):
-            return _find_inside(text, part_start, end, read, want, tokenize) if _agrees(pieces, want) else -1
+            return _find_inside(text, part_start, end, read, want, tokenize, inside) if _agrees(pieces, want) else -1
         read, part_start = pieces, _skip_space(text, end)
     return -1
 
 
-def _find_inside(text: str, start: int, end: int, read: list[str], want: list[str], tokenize: Tokenize) -> int:
+def _find_inside(
+    text: str, start: int, end: int, read: list[str], want: list[str], tokenize: Tokenize, inside: frozenset[int]
+) -> int:
     """A word end e in (start, end) with read + tokenize(text[start:e]) == want, or -1."""
-    ends = [i for i in range(start + 1, end) if _is_word_end(text, i)]
+    ends = [i for i in range(start + 1, end) if i not in inside and _is_word_end(text, i)]
     lo, hi = 0, len(ends)
     while lo < hi:  # first word end with at least len(want) pieces
         mid = (lo + hi) // 2
