@@ -84,7 +84,9 @@ def test_a_second_node_on_the_same_journal_stops_with_the_holders_pid(demo_dir: 
         hub.stop()
 
 
-def test_webui_on_a_taken_port_stops_before_its_space_client_starts(cache_dir: Path, tmp_path: Path):
+def test_webui_on_a_taken_port_stops_before_its_space_client_starts(
+    cache_dir: Path, tmp_path: Path, demo_args: list[str]
+):
     import socket
 
     hub = SpacesHub(spaces=["voice"]).start()
@@ -92,7 +94,7 @@ def test_webui_on_a_taken_port_stops_before_its_space_client_starts(cache_dir: P
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     port = taken.getsockname()[1]
-    command = [sys.executable, "webui.py", "--demo", "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
+    command = [sys.executable, "webui.py", *demo_args, "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
     command += ["--outputs_dir", str(tmp_path / "outputs"), "--cache_dir", str(cache_dir)]
     command += ["--websocket-mode", "--websocket-server", hub.url, "--websocket-space", "voice"]
     try:

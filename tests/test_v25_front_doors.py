@@ -23,33 +23,30 @@ FAST = {"max_mel_tokens": 50, "num_beams": 1, "seed": 3}
 
 
 @pytest.fixture(scope="module")
-def api25(engine25, demo25_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    node = make_node(engine25, demo25_dir, tmp_path_factory.mktemp("openai25"))
+def api(engine, demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    node = make_node(engine, demo_dir, tmp_path_factory.mktemp("openai"))
     with http_server(node) as (url, _):
         yield url
     node.close()
 
 
-def test_models_name_the_loaded_generation(api25, engine, demo_dir: Path, tmp_path: Path):
-    first = requests.get(f"{api25}/v1/models", timeout=10).json()["data"][0]
-    assert first["id"] == "indextts-2.5" and first["generation"] == "2.5" and first["duration_factor"] is True
-    assert {"zh", "en", "ja", "es"} <= set(first["languages"])
-    node = make_node(engine, demo_dir, tmp_path)
-    try:
-        with http_server(node) as (url, _):
-            first = requests.get(f"{url}/v1/models", timeout=10).json()["data"][0]
-    finally:
-        node.close()
-    assert first["id"] == "indextts-2" and first["generation"] == "2" and "languages" not in first
+def test_models_name_the_loaded_generation(api, layout: str):
+    first = requests.get(f"{api}/v1/models", timeout=10).json()["data"][0]
+    assert first["id"] == f"indextts-{layout}" and first["generation"] == layout
+    if layout == "2.5":
+        assert first["duration_factor"] is True and {"zh", "en", "ja", "es"} <= set(first["languages"])
+    else:
+        assert "languages" not in first
 
 
-def test_openai_speech_takes_a_language(api25):
+@pytest.mark.generation("2.5", reason="2.0 reads Chinese and English only")
+def test_openai_speech_takes_a_language(api):
     body = {"model": "indextts-2.5", "voice": "alloy", "input": "こんにちは。", "language": "ja", **FAST}
-    response = requests.post(f"{api25}/v1/audio/speech", json=body | {"response_format": "wav"}, timeout=600)
+    response = requests.post(f"{api}/v1/audio/speech", json=body | {"response_format": "wav"}, timeout=600)
     assert response.status_code == 200, response.text
     audio, rate = sf.read(io.BytesIO(response.content))
     assert rate == 22050 and audio.shape[0] == int(2 * 50 * 1.72) * 256  # 50 codes at 25 Hz → 172 mel frames
-    bad = requests.post(f"{api25}/v1/audio/speech", json=body | {"language": "xx"}, timeout=600)
+    bad = requests.post(f"{api}/v1/audio/speech", json=body | {"language": "xx"}, timeout=600)
     assert bad.status_code == 400 and "language 'xx'" in bad.json()["error"]["message"]
 
 
@@ -62,14 +59,15 @@ def test_demo_flag_takes_the_generation():
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
+@pytest.mark.generation("2.5", reason="the language and duration controls")
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium")
-def test_webui_demo_2_5_shows_language_and_duration_controls(tmp_path: Path, cache_dir: Path):
+def test_webui_demo_2_5_shows_language_and_duration_controls(tmp_path: Path, cache_dir: Path, demo_args: list[str]):
     from tests.test_webui import _free_port, _wait_for_health
 
     port = _free_port()
     log = tmp_path / "webui.log"
     env = {**os.environ, "INDEXTTS_CACHE_DIR": str(cache_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
-    command = [sys.executable, "webui.py", "--demo", "2.5", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "webui.py", *demo_args, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--ws_port", "0", "--outputs_dir", str(tmp_path / "outputs"), "--cache_dir", str(cache_dir)]
     with open(log, "w") as log_file:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -46,13 +46,13 @@ def _wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: fl
 
 
 @pytest.fixture(scope="module")
-def webui(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path):
+def webui(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path, demo_args: list[str]):
     """A real `python webui.py --demo` process; yields (base URL, process, output folder)."""
     folder = tmp_path_factory.mktemp("webui")
     port = _free_port()
     log = folder / "webui.log"
     env = {**os.environ, "INDEXTTS_CACHE_DIR": str(cache_dir), "GRADIO_ANALYTICS_ENABLED": "False"}
-    command = [sys.executable, "webui.py", "--demo", "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
+    command = [sys.executable, "webui.py", *demo_args, "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
     command += ["--outputs_dir", str(folder / "outputs"), "--cache_dir", str(cache_dir)]
     with open(log, "w") as log_file:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
