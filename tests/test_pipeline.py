@@ -16,8 +16,13 @@ TWO_SEGMENTS = "The first sentence is here. And this is the second one, which fo
 FAST = dict(max_mel_tokens=12, num_beams=1, max_text_tokens_per_segment=20)
 
 
-def expected_samples(codes_per_segment: list[int], interval_ms: int) -> int:
-    frames = [int(np.float32(n) * np.float32(1.72)) for n in codes_per_segment]
+def expected_samples(engine, codes_per_segment: list[int], interval_ms: int) -> int:
+    """256 samples per mel frame: 2.0 makes floor(f32(N)·1.72) frames of N codes (50 Hz); 2.5's codec
+    doubles its 25 Hz codes first, int(2N·1.72)."""
+    if engine.generation == "2.5":
+        frames = [int(2 * n * 1.72) for n in codes_per_segment]
+    else:
+        frames = [int(np.float32(n) * np.float32(1.72)) for n in codes_per_segment]
     return sum(f * 256 for f in frames) + (len(frames) - 1) * silence_samples(interval_ms)
 
 
@@ -26,7 +31,7 @@ def test_output_length_follows_the_code_count_plus_silences(engine):
     codes = [s.codes for s in result.segments]
     assert len(codes) == 2 and all(n == FAST["max_mel_tokens"] for n in codes)  # random weights never stop
     assert result.sample_rate == 22050 and result.audio.dtype == np.int16
-    assert result.audio.shape == (expected_samples(codes, 300),)
+    assert result.audio.shape == (expected_samples(engine, codes, 300),)
     assert result.timings.gpt_generate > 0 and result.timings.vocoder > 0
 
 
@@ -60,7 +65,7 @@ def test_infer_writes_a_16_bit_wav_file(engine, tmp_path):
     out = engine.infer(VOICE, "Hello.", tmp_path / "sub" / "out.wav", seed=2, **FAST)
     info = sf.info(out)
     assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
-    assert info.frames == expected_samples([FAST["max_mel_tokens"]], 200)
+    assert info.frames == expected_samples(engine, [FAST["max_mel_tokens"]], 200)
 
 
 def test_progress_reports_fractions_and_stages(engine):
@@ -96,7 +101,7 @@ def test_bad_inputs_raise_typed_errors(engine, tmp_path):
 )
 def test_every_emotion_mode_synthesises(engine, emotion):
     result = engine.synthesize(VOICE, "Hello.", seed=4, **emotion, **FAST)
-    assert result.audio.shape == (expected_samples([FAST["max_mel_tokens"]], 200),)
+    assert result.audio.shape == (expected_samples(engine, [FAST["max_mel_tokens"]], 200),)
     assert np.abs(result.audio).max() > 0  # the demo vocoder makes audible noise
 
 

@@ -257,7 +257,17 @@ def test_an_idle_page_costs_the_server_next_to_no_cpu(webui, browser):
     assert used < 0.15, f"the idle server used {used:.0%} of a core"
 
 
-def test_an_indextts_2_page_has_no_2_5_controls(webui, browser):
+def test_the_2_5_controls_show_only_on_a_2_5_page(webui, browser, layout: str):
     page = _open(browser, webui[0])
     page.locator("#seg-tokens").wait_for()
-    assert page.locator("#text-language").count() == 0 and page.locator("#duration-factor").count() == 0
+    if layout == "2":
+        assert page.locator("#text-language").count() == 0 and page.locator("#duration-factor").count() == 0
+        return
+    assert page.locator("#text-language").is_visible() and page.locator("#duration-factor").is_visible()
+    page.locator("#text-language").get_by_text("文本语言").wait_for()
+    page.locator("#lang-switch").get_by_text("English", exact=True).click()  # the page language
+    page.locator("#text-language").get_by_text("Text language").wait_for()
+    page.locator("#duration-factor").get_by_text("Duration factor").wait_for()
+    page.locator("#text-input textarea").fill("こんにちは。")
+    preview_js = "() => document.querySelector('#segment-preview').innerText.includes('こんにちは')"
+    page.wait_for_function(preview_js, timeout=120_000)  # segmented in the chosen ("auto") language
