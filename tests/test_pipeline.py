@@ -12,7 +12,7 @@ from indextts.errors import AudioDecodeError, AudioTooShortError, TextError
 from .conftest import EXAMPLES
 
 VOICE = EXAMPLES / "voice_07.wav"
-TWO_SEGMENTS = "The first sentence is here. And this is the second one, which follows it."
+TWO_SENTENCES = "The first sentence is here. And this is the second one, which follows it."  # 2+ segments at 20 tokens
 FAST = dict(max_mel_tokens=12, num_beams=1, max_text_tokens_per_segment=20)
 
 
@@ -27,20 +27,23 @@ def expected_samples(engine, codes_per_segment: list[int], interval_ms: int) -> 
 
 
 def test_output_length_follows_the_code_count_plus_silences(engine):
-    result = engine.synthesize(VOICE, TWO_SEGMENTS, interval_silence=300, seed=3, **FAST)
+    result = engine.synthesize(VOICE, TWO_SENTENCES, interval_silence=300, seed=3, **FAST)
     codes = [s.codes for s in result.segments]
-    assert len(codes) == 2 and all(n == FAST["max_mel_tokens"] for n in codes)  # random weights never stop
+    segments = engine.split_segments(TWO_SENTENCES, FAST["max_text_tokens_per_segment"])  # 2 or 3: the tokenizer's
+    assert len(codes) == len(segments) >= 2 and all(n == FAST["max_mel_tokens"] for n in codes)  # never stops
     assert result.sample_rate == 22050 and result.audio.dtype == np.int16
     assert result.audio.shape == (expected_samples(engine, codes, 300),)
     assert result.timings.gpt_generate > 0 and result.timings.vocoder > 0
 
 
 def test_streaming_yields_the_same_audio_as_infer(engine):
-    sr, audio = engine.infer(VOICE, TWO_SEGMENTS, seed=5, **FAST)
-    chunks = list(engine.infer_stream(VOICE, TWO_SEGMENTS, seed=5, **FAST))
-    assert [c.index for c in chunks] == [0, 1] and all(c.count == 2 for c in chunks)
+    sr, audio = engine.infer(VOICE, TWO_SENTENCES, seed=5, **FAST)
+    chunks = list(engine.infer_stream(VOICE, TWO_SENTENCES, seed=5, **FAST))
+    assert len(chunks) >= 2 and [c.index for c in chunks] == list(range(len(chunks)))
+    assert all(c.count == len(chunks) for c in chunks)
     gap = np.zeros(silence_samples(200), dtype=np.float32)
-    joined = np.concatenate([chunks[0].samples, gap, chunks[1].samples]).astype(np.int16)
+    pieces = [part for chunk in chunks for part in (gap, chunk.samples)][1:]  # the silence between segments only
+    joined = np.concatenate(pieces).astype(np.int16)
     assert sr == 22050 and audio.shape == (joined.shape[0], 1)
     np.testing.assert_array_equal(audio[:, 0], joined)
 
@@ -70,10 +73,11 @@ def test_infer_writes_a_16_bit_wav_file(engine, tmp_path):
 
 def test_progress_reports_fractions_and_stages(engine):
     seen: list[tuple[float, str]] = []
-    engine.synthesize(VOICE, TWO_SEGMENTS, progress=lambda f, s: seen.append((f, s)), seed=1, **FAST)
+    engine.synthesize(VOICE, TWO_SENTENCES, progress=lambda f, s: seen.append((f, s)), seed=1, **FAST)
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert any("segment 2/2" in stage for _, stage in seen)
+    count = len(engine.split_segments(TWO_SENTENCES, FAST["max_text_tokens_per_segment"]))
+    assert any(f"segment {count}/{count}" in stage for _, stage in seen)
 
 
 def test_bad_inputs_raise_typed_errors(engine, tmp_path):
@@ -108,7 +112,7 @@ def test_every_emotion_mode_synthesises(engine, emotion):
 def test_requests_synthesised_side_by_side_sound_as_they_would_alone(engine):
     """`synthesize_round` batches the GPT decode of several plans; each plan's audio is unchanged."""
     requests = [
-        (VOICE, TWO_SEGMENTS, dict(seed=5, **FAST)),
+        (VOICE, TWO_SENTENCES, dict(seed=5, **FAST)),
         (
             EXAMPLES / "voice_02.wav",
             "A single short line.",
