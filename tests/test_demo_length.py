@@ -32,7 +32,9 @@ def test_each_segment_stops_at_a_length_that_fits_its_text(capped: IndexTTS2):
     assert len(set(tokens)) > 1 and limits == [cap.codes_for(n) for n in tokens]
     assert all(limit / per_second < 6 for limit in limits)  # a line of text, a few seconds of audio
     (segment,) = capped.infer_stream(VOICE, SHORT, seed=1, num_beams=1)
-    assert segment.codes == cap.min_codes == per_second  # "你好。" still gets a second of sound, no more
+    short_tokens = len(capped.split_segments(SHORT, 20)[0].ids)  # 2.5 counts its language and stop ids too
+    assert cap.min_codes == per_second and segment.codes == cap.codes_for(short_tokens)
+    assert segment.codes < 2 * per_second  # "你好。" still gets a second of sound (or a little more), no more
 
 
 def test_the_cap_never_raises_a_requests_own_max_mel_tokens(capped: IndexTTS2):
