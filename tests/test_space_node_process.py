@@ -77,7 +77,7 @@ def test_a_second_node_on_the_same_journal_stops_with_the_holders_pid(demo_dir: 
         assert f"the space journal in {outputs} is in use by another node process (pid {first.pid})" in message
         assert len(hub.state.registrations) == 1  # the second never connected
         request_id = hub.submit("voice", "第一个节点还在工作。", hub.prompt_url("voice_01.wav"), **FAST)
-        assert hub.wait_for(request_id, timeout=120).status == "completed"
+        assert hub.wait_for(request_id, timeout=300).status == "completed"
     finally:
         first.kill()
         first.wait(10)
