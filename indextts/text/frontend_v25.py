@@ -17,6 +17,7 @@ The official code chooses no language by itself: the caller names it (its UI def
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from indextts.config import default_cache_dir
@@ -145,9 +146,15 @@ class MultilingualFrontEnd:
         short first segments (upstream's neither)."""
         del quick_streaming_tokens
         prepared = self.prepare(text, language, normalize)
-        if not prepared.strip():
+        if _is_blank(prepared):
             return []
         return [
             TextSegment((segment,), tuple(self.tokenizer.encode_segment(segment, language)))
             for segment in self.split(prepared, language, max_tokens)
         ]
+
+
+def _is_blank(text: str) -> bool:
+    """Nothing to say: only white space and invisible format characters (zero-width space, BOM …),
+    which `str.strip` keeps but no voice can read (IndexTTS-2's front end finds nothing in them either)."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
