@@ -165,7 +165,8 @@ def test_library_chunks_join_to_the_segments_of_the_same_request(engine):
         assert [c.last_in_segment for c in own] == [False] * (len(own) - 1) + [True]
         assert {c.span for c in own} == {segment.span} and (segment.span is not None) == cut
         joined = np.concatenate([c.samples for c in own]).astype(np.int16)
-        assert np.abs(joined.astype(int) - segment.samples.astype(np.int16).astype(int)).max() <= 1
+        # float rounding only (a receptive-field error is hundreds): ≤ 1 LSB on 2.0, 2 on 2.5's longer segment
+        assert np.abs(joined.astype(int) - segment.samples.astype(np.int16).astype(int)).max() <= 2
     if cut:
         assert ENGLISH[slice(*segments[0].span)].startswith("Hello there")
 
