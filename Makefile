@@ -22,9 +22,11 @@ run: $(VENV)/.installed-run
 # Only the set-up of `make run` (a service installs once, then systemd starts the node).
 install: $(VENV)/.installed-run
 
+# Two passes: IndexTTS-2 (every test), then IndexTTS-2.5 (the tests that touch a model; see README, Development).
 test: $(VENV)/.installed-test system-packages
 	@$(PY) -m ruff check .
-	@$(PY) -m pytest
+	@$(PY) -m pytest --layout 2
+	@$(PY) -m pytest --layout 2.5
 
 lint: $(VENV)/.installed-test
 	@$(PY) -m ruff check .

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from indextts.gpt.generation import GenerationSettings
 
 CODES_PER_SECOND = 50  # IndexTTS-2's semantic codes (one per 20 ms of speech)
+CODES_PER_SECOND_25 = 25  # IndexTTS-2.5's (one per 40 ms; its codec doubles them before s2mel)
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,8 @@ class SpeechLengthCap:
 DEMO_SPEECH_LENGTH = SpeechLengthCap()
 # IndexTTS-2.5 makes codes at 25 Hz: half as many per second of speech, same seconds per text token.
 DEMO_SPEECH_LENGTH_25 = SpeechLengthCap(codes_per_text_token=6.0, min_codes=25, max_codes=300)
+
+
+def demo_speech_length(generation: str) -> SpeechLengthCap:
+    """The demo checkpoint's cap for a model of this generation ("2" or "2.5")."""
+    return DEMO_SPEECH_LENGTH_25 if generation == "2.5" else DEMO_SPEECH_LENGTH

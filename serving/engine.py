@@ -13,7 +13,7 @@ import torch
 
 from indextts.factory import demo, is_demo_checkpoint
 from indextts.generation import detect_generation
-from indextts.length_cap import DEMO_SPEECH_LENGTH, DEMO_SPEECH_LENGTH_25
+from indextts.length_cap import demo_speech_length
 from indextts.pipeline import IndexTTS
 
 log = logging.getLogger(__name__)
@@ -103,10 +103,7 @@ def load_engine(options: EngineOptions) -> LoadedEngine:
         is_demo = bool(reason) or is_demo_checkpoint(model_dir)
         log.info("loading IndexTTS from %s (device %s, %s)…", model_dir, options.device, dtype)
         # Random weights never emit the stop code: give each segment a length that fits its text.
-        if is_demo:
-            cap = DEMO_SPEECH_LENGTH_25 if detect_generation(model_dir) == "2.5" else DEMO_SPEECH_LENGTH
-        else:
-            cap = None
+        cap = demo_speech_length(detect_generation(model_dir)) if is_demo else None
         engine = IndexTTS(
             model_dir, device=options.device, dtype=dtype, cache_dir=options.cache_dir, speech_length_cap=cap
         )

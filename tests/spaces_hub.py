@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -144,10 +145,18 @@ class SpacesHub:
             self._space_of_sid.clear()
             self._sid_of_space.clear()
 
-    def restart(self, keep_history: bool = True, down_for: float = 0.0) -> SpacesHub:
-        """Stop and start again on the same port; without history, as a real site restart."""
+    def restart(
+        self, keep_history: bool = True, down_for: float = 0.0, until: Callable[[], bool] | None = None
+    ) -> SpacesHub:
+        """Stop and start again on the same port; without history, as a real site restart. `until`:
+        stay down (at least `down_for` s) until it says so, e.g. until the node has finished a job."""
         self.stop()
         time.sleep(down_for)
+        deadline = time.monotonic() + 300
+        while until is not None and not until():
+            if time.monotonic() > deadline:
+                raise AssertionError("the hub stayed down 300 s waiting for its condition")
+            time.sleep(0.05)
         if not keep_history:
             old = self.state
             finished = {key: record for key, record in old.requests.items() if record.status in FINAL}

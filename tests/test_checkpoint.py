@@ -12,6 +12,10 @@ import torch
 from indextts.checkpoint import SEMANTIC_CODEC, load_unified_voice, resolve_checkpoint
 from indextts.errors import CheckpointError
 
+pytestmark = pytest.mark.generation(
+    "2", reason="2.0's checkpoint files (test_v25_model.py checks 2.5's strict loading)"
+)
+
 
 @pytest.fixture
 def copy_of(tmp_path: Path, demo_dir: Path):

@@ -40,7 +40,7 @@ def short_prompt(tmp_path_factory) -> str:
     return str(path)
 
 
-def test_synth_writes_the_wav_the_summary_describes(demo_dir, cache_dir, short_prompt, tmp_path):
+def test_synth_writes_the_wav_the_summary_describes(demo_dir, layout, cache_dir, short_prompt, tmp_path):
     out = tmp_path / "nested" / "out.wav"
     text = "你好，世界。Hello world, this is a test of the command line."  # two segments of at most 20 tokens
     args = ["--text", text, "--prompt", short_prompt, "--out", str(out), "--model-dir", str(demo_dir)]
@@ -57,7 +57,10 @@ def test_synth_writes_the_wav_the_summary_describes(demo_dir, cache_dir, short_p
     codes = [int(row[1]) for row in rows]
     assert [int(row[0]) for row in rows] == list(range(1, len(rows) + 1))
     assert len(codes) >= 2 and all(1 <= c <= 20 for c in codes)  # the text needs several 20-token segments
-    frames = [int(np.floor(np.float32(c) * np.float32(1.72))) for c in codes]
+    if layout == "2.5":  # 25 Hz codes, doubled by the codec before s2mel
+        frames = [int(2 * c * 1.72) for c in codes]
+    else:
+        frames = [int(np.floor(np.float32(c) * np.float32(1.72))) for c in codes]
     assert [int(row[2]) for row in rows] == frames
     silence = int(RATE * 150 / 1000)
     assert info.frames == sum(frames) * HOP + (len(codes) - 1) * silence

@@ -19,6 +19,8 @@ from indextts.gpt.generation import GenerationSettings, generate_codes_batch
 from indextts.gpt.unified_voice import UnifiedVoice
 from tests.test_static_decode import make_prefix
 
+pytestmark = pytest.mark.generation("2", reason="2.0's UnifiedVoice compiled decode")
+
 
 @pytest.fixture(scope="module")
 def gpt(demo_dir) -> UnifiedVoice:

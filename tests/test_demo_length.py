@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indextts.factory import DEMO_MARKER
-from indextts.length_cap import CODES_PER_SECOND, DEMO_SPEECH_LENGTH, SpeechLengthCap
+from indextts.length_cap import CODES_PER_SECOND, CODES_PER_SECOND_25, SpeechLengthCap, demo_speech_length
 from indextts.pipeline import IndexTTS2
 from serving.engine import EngineOptions, load_engine
 from tests.conftest import EXAMPLES
@@ -19,7 +19,7 @@ SHORT, LONG = "你好。", "今天天气很好，我们一起去公园散步吧�
 
 @pytest.fixture
 def capped(engine: IndexTTS2):
-    engine.speech_length_cap = DEMO_SPEECH_LENGTH
+    engine.speech_length_cap = demo_speech_length(engine.generation)
     yield engine
     engine.speech_length_cap = None
 
@@ -28,10 +28,13 @@ def test_each_segment_stops_at_a_length_that_fits_its_text(capped: IndexTTS2):
     plan = capped.plan(VOICE, f"{SHORT}{LONG}" * 3, max_text_tokens_per_segment=20)
     tokens = [len(segment.ids) for segment in plan.segments]
     limits = [plan.settings_for(index).max_mel_tokens for index in range(len(tokens))]
-    assert len(set(tokens)) > 1 and limits == [DEMO_SPEECH_LENGTH.codes_for(n) for n in tokens]
-    assert all(limit / CODES_PER_SECOND < 6 for limit in limits)  # a line of text, a few seconds of audio
+    cap, per_second = capped.speech_length_cap, CODES_PER_SECOND_25 if capped.generation == "2.5" else CODES_PER_SECOND
+    assert len(set(tokens)) > 1 and limits == [cap.codes_for(n) for n in tokens]
+    assert all(limit / per_second < 6 for limit in limits)  # a line of text, a few seconds of audio
     (segment,) = capped.infer_stream(VOICE, SHORT, seed=1, num_beams=1)
-    assert segment.codes == DEMO_SPEECH_LENGTH.min_codes  # "你好。" still gets a second of sound, no more
+    short_tokens = len(capped.split_segments(SHORT, 20)[0].ids)  # 2.5 counts its language and stop ids too
+    assert cap.min_codes == per_second and segment.codes == cap.codes_for(short_tokens)
+    assert segment.codes < 2 * per_second  # "你好。" still gets a second of sound (or a little more), no more
 
 
 def test_the_cap_never_raises_a_requests_own_max_mel_tokens(capped: IndexTTS2):
@@ -48,7 +51,7 @@ def test_cap_arithmetic_has_a_floor_and_a_ceiling():
 
 def test_only_the_demo_checkpoint_gets_the_cap(demo_dir: Path, cache_dir: Path, tmp_path: Path):
     demo = load_engine(EngineOptions(model_dir=demo_dir, cache_dir=cache_dir, device="cpu"))
-    assert demo.demo and demo.engine.speech_length_cap == DEMO_SPEECH_LENGTH
+    assert demo.demo and demo.engine.speech_length_cap == demo_speech_length(demo.engine.generation)
     # The same files without the factory's marker: a real checkpoint as far as the node can tell.
     real = tmp_path / "real"
     real.mkdir()

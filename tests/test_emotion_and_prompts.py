@@ -22,6 +22,12 @@ SETTINGS = GenerationSettings(do_sample=False, num_beams=1, max_mel_tokens=6)
 WEIGHTS = [0.0, 0.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.2]
 
 
+def content_latent_shape(engine, n_codes: int) -> tuple[int, int, int]:
+    """2.0: the teacher-forced GPT latent (1, N, model_dim); 2.5: the codec's decode (1, 2N, semantic_dim)."""
+    cfg = engine.models.cfg
+    return (1, 2 * n_codes, cfg.semantic_dim) if engine.generation == "2.5" else (1, n_codes, cfg.gpt.model_dim)
+
+
 def test_mode_selection_follows_the_official_rules():
     def text_model(text: str) -> list[float]:
         return [0.0, 1.0, 0, 0, 0, 0, 0, 0] if "angry" in text else [0.0] * 7 + [1.0]
@@ -68,7 +74,7 @@ def test_every_emotion_mode_produces_codes(engine):
         emovec = engine.emotion_vector(VOICE, "Hello there.", request)
         codes, latent, _ = engine.generate(speaker, emovec, segment, SETTINGS)
         assert codes.codes.shape == (SETTINGS.max_mel_tokens,), mode
-        assert latent.shape == (1, SETTINGS.max_mel_tokens, engine.models.cfg.gpt.model_dim), mode
+        assert latent.shape == content_latent_shape(engine, SETTINGS.max_mel_tokens), mode
         emovecs[mode] = emovec
     assert not torch.allclose(emovecs["same as speaker"], emovecs["emotion audio"])
     assert not torch.allclose(emovecs["same as speaker"], emovecs["emotion vector"])

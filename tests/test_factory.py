@@ -12,6 +12,8 @@ from indextts.factory import DEMO_MARKER, is_demo_checkpoint, make_checkpoint
 from indextts.factory.tokenizer import train_demo_tokenizer
 from indextts.text.segmenter import COMMAS, HYPHENS, QUOTES, SENTENCE_ENDS
 
+pytestmark = pytest.mark.generation("2", reason="the `tiny` factory folder and its SentencePiece tokenizer")
+
 
 def test_tiny_checkpoint_reads_like_an_official_one(demo_dir):
     cfg = load_config(demo_dir)

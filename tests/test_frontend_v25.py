@@ -133,4 +133,4 @@ def test_bad_requests_are_clear_errors(frontend: MultilingualFrontEnd) -> None:
         frontend.segments("bonjour", "fr")
     with pytest.raises(TextError, match="max_text_tokens_per_segment"):
         frontend.segments("hello", "en", max_tokens=0)
-    assert frontend.segments("   ", "en") == []
+    assert frontend.segments("   ", "en") == [] and frontend.segments("\u200b\u200b\ufeff", "zh") == []

@@ -9,6 +9,8 @@ from indextts.checkpoint import load_unified_voice, resolve_checkpoint
 from indextts.gpt.generation import GenerationSettings, generate_codes, generate_codes_batch
 from indextts.gpt.unified_voice import UnifiedVoice
 
+pytestmark = pytest.mark.generation("2", reason="2.0's UnifiedVoice batched decode")
+
 
 @pytest.fixture(scope="module")
 def gpt(demo_dir) -> UnifiedVoice:

@@ -11,6 +11,11 @@ from indextts.checkpoint import load_unified_voice, resolve_checkpoint
 from indextts.gpt.generation import GenerationSettings, generate_codes, process_scores, top_p_filter
 from indextts.gpt.unified_voice import UnifiedVoice
 
+pytestmark = pytest.mark.generation(
+    "2",
+    reason="2.0's UnifiedVoice decode step by step (2.5 decodes through the same loop, covered by its engine tests)",
+)
+
 GREEDY = GenerationSettings(do_sample=False, num_beams=1, max_mel_tokens=12)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import openai
 import pytest
 import requests
+import soundfile as sf
 
 from serving.encoding import change_tempo
 from serving.request import EmotionMode
@@ -151,6 +152,28 @@ def test_voices_and_models_are_listed(api):
     assert {"id", "name", "language"} <= set(voices[0])
     models = openai.OpenAI(base_url=f"{api[0]}/v1", api_key="x").models.list()
     assert "tts-1" in [model.id for model in models.data]
+
+
+def test_models_name_the_loaded_generation_first(api, layout: str):
+    first = requests.get(f"{api[0]}/v1/models", timeout=10).json()["data"][0]
+    assert first["id"] == f"indextts-{layout}" and first["generation"] == layout
+    if layout == "2.5":
+        assert first["duration_factor"] is True and {"zh", "en", "ja", "es"} <= set(first["languages"])
+    else:
+        assert "languages" not in first
+
+
+def test_speech_takes_a_language_the_model_reads(api, layout: str):
+    body = {"model": "tts-1", "voice": "alloy", "input": "こんにちは。", "language": "ja", **FAST}
+    response = requests.post(f"{api[0]}/v1/audio/speech", json=body | {"response_format": "wav"}, timeout=600)
+    if layout == "2":
+        assert response.status_code == 400 and "language 'ja'" in response.json()["error"]["message"]
+        return
+    assert response.status_code == 200, response.text
+    audio, rate = sf.read(io.BytesIO(response.content))
+    assert rate == 22050 and audio.shape[0] == int(2 * 50 * 1.72) * 256  # 50 codes at 25 Hz → 172 mel frames
+    bad = requests.post(f"{api[0]}/v1/audio/speech", json=body | {"language": "xx"}, timeout=600)
+    assert bad.status_code == 400 and "language 'xx'" in bad.json()["error"]["message"]
 
 
 def test_a_busy_node_answers_503(engine, demo_dir: Path, tmp_path: Path):

@@ -12,30 +12,38 @@ from indextts.errors import AudioDecodeError, AudioTooShortError, TextError
 from .conftest import EXAMPLES
 
 VOICE = EXAMPLES / "voice_07.wav"
-TWO_SEGMENTS = "The first sentence is here. And this is the second one, which follows it."
+TWO_SENTENCES = "The first sentence is here. And this is the second one, which follows it."  # 2+ segments at 20 tokens
 FAST = dict(max_mel_tokens=12, num_beams=1, max_text_tokens_per_segment=20)
 
 
-def expected_samples(codes_per_segment: list[int], interval_ms: int) -> int:
-    frames = [int(np.float32(n) * np.float32(1.72)) for n in codes_per_segment]
+def expected_samples(engine, codes_per_segment: list[int], interval_ms: int) -> int:
+    """256 samples per mel frame: 2.0 makes floor(f32(N)·1.72) frames of N codes (50 Hz); 2.5's codec
+    doubles its 25 Hz codes first, int(2N·1.72)."""
+    if engine.generation == "2.5":
+        frames = [int(2 * n * 1.72) for n in codes_per_segment]
+    else:
+        frames = [int(np.float32(n) * np.float32(1.72)) for n in codes_per_segment]
     return sum(f * 256 for f in frames) + (len(frames) - 1) * silence_samples(interval_ms)
 
 
 def test_output_length_follows_the_code_count_plus_silences(engine):
-    result = engine.synthesize(VOICE, TWO_SEGMENTS, interval_silence=300, seed=3, **FAST)
+    result = engine.synthesize(VOICE, TWO_SENTENCES, interval_silence=300, seed=3, **FAST)
     codes = [s.codes for s in result.segments]
-    assert len(codes) == 2 and all(n == FAST["max_mel_tokens"] for n in codes)  # random weights never stop
+    segments = engine.split_segments(TWO_SENTENCES, FAST["max_text_tokens_per_segment"])  # 2 or 3: the tokenizer's
+    assert len(codes) == len(segments) >= 2 and all(n == FAST["max_mel_tokens"] for n in codes)  # never stops
     assert result.sample_rate == 22050 and result.audio.dtype == np.int16
-    assert result.audio.shape == (expected_samples(codes, 300),)
+    assert result.audio.shape == (expected_samples(engine, codes, 300),)
     assert result.timings.gpt_generate > 0 and result.timings.vocoder > 0
 
 
 def test_streaming_yields_the_same_audio_as_infer(engine):
-    sr, audio = engine.infer(VOICE, TWO_SEGMENTS, seed=5, **FAST)
-    chunks = list(engine.infer_stream(VOICE, TWO_SEGMENTS, seed=5, **FAST))
-    assert [c.index for c in chunks] == [0, 1] and all(c.count == 2 for c in chunks)
+    sr, audio = engine.infer(VOICE, TWO_SENTENCES, seed=5, **FAST)
+    chunks = list(engine.infer_stream(VOICE, TWO_SENTENCES, seed=5, **FAST))
+    assert len(chunks) >= 2 and [c.index for c in chunks] == list(range(len(chunks)))
+    assert all(c.count == len(chunks) for c in chunks)
     gap = np.zeros(silence_samples(200), dtype=np.float32)
-    joined = np.concatenate([chunks[0].samples, gap, chunks[1].samples]).astype(np.int16)
+    pieces = [part for chunk in chunks for part in (gap, chunk.samples)][1:]  # the silence between segments only
+    joined = np.concatenate(pieces).astype(np.int16)
     assert sr == 22050 and audio.shape == (joined.shape[0], 1)
     np.testing.assert_array_equal(audio[:, 0], joined)
 
@@ -60,15 +68,16 @@ def test_infer_writes_a_16_bit_wav_file(engine, tmp_path):
     out = engine.infer(VOICE, "Hello.", tmp_path / "sub" / "out.wav", seed=2, **FAST)
     info = sf.info(out)
     assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
-    assert info.frames == expected_samples([FAST["max_mel_tokens"]], 200)
+    assert info.frames == expected_samples(engine, [FAST["max_mel_tokens"]], 200)
 
 
 def test_progress_reports_fractions_and_stages(engine):
     seen: list[tuple[float, str]] = []
-    engine.synthesize(VOICE, TWO_SEGMENTS, progress=lambda f, s: seen.append((f, s)), seed=1, **FAST)
+    engine.synthesize(VOICE, TWO_SENTENCES, progress=lambda f, s: seen.append((f, s)), seed=1, **FAST)
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert any("segment 2/2" in stage for _, stage in seen)
+    count = len(engine.split_segments(TWO_SENTENCES, FAST["max_text_tokens_per_segment"]))
+    assert any(f"segment {count}/{count}" in stage for _, stage in seen)
 
 
 def test_bad_inputs_raise_typed_errors(engine, tmp_path):
@@ -96,14 +105,14 @@ def test_bad_inputs_raise_typed_errors(engine, tmp_path):
 )
 def test_every_emotion_mode_synthesises(engine, emotion):
     result = engine.synthesize(VOICE, "Hello.", seed=4, **emotion, **FAST)
-    assert result.audio.shape == (expected_samples([FAST["max_mel_tokens"]], 200),)
+    assert result.audio.shape == (expected_samples(engine, [FAST["max_mel_tokens"]], 200),)
     assert np.abs(result.audio).max() > 0  # the demo vocoder makes audible noise
 
 
 def test_requests_synthesised_side_by_side_sound_as_they_would_alone(engine):
     """`synthesize_round` batches the GPT decode of several plans; each plan's audio is unchanged."""
     requests = [
-        (VOICE, TWO_SEGMENTS, dict(seed=5, **FAST)),
+        (VOICE, TWO_SENTENCES, dict(seed=5, **FAST)),
         (
             EXAMPLES / "voice_02.wav",
             "A single short line.",
@@ -113,10 +122,12 @@ def test_requests_synthesised_side_by_side_sound_as_they_would_alone(engine):
     alone = [[c.samples for c in engine.infer_stream(v, t, **kw)] for v, t, kw in requests]
     plans = [engine.plan(v, t, **kw) for v, t, kw in requests]
     together: list[list[np.ndarray]] = [[], []]
-    for index in range(2):
+    counts = [len(plan.segments) for plan in plans]  # [2, 1] on IndexTTS-2, [3, 1] with 2.5's tokenizer
+    for index in range(max(counts)):
         work = [(plan, index) for plan in plans if index < len(plan.segments)]
         for (plan, _), segment in zip(work, engine.synthesize_round(work), strict=True):
             together[plans.index(plan)].append(segment.samples)
-    assert [len(a) for a in alone] == [2, 1] and [len(t) for t in together] == [2, 1]
+    assert counts[0] >= 2 and counts[1] == 1
+    assert [len(a) for a in alone] == counts and [len(t) for t in together] == counts
     for mine, reference in zip([*together[0], *together[1]], [*alone[0], *alone[1]], strict=True):
         np.testing.assert_allclose(mine, reference, atol=0.5)  # PCM scale: within half an LSB

@@ -77,14 +77,16 @@ def test_a_second_node_on_the_same_journal_stops_with_the_holders_pid(demo_dir: 
         assert f"the space journal in {outputs} is in use by another node process (pid {first.pid})" in message
         assert len(hub.state.registrations) == 1  # the second never connected
         request_id = hub.submit("voice", "第一个节点还在工作。", hub.prompt_url("voice_01.wav"), **FAST)
-        assert hub.wait_for(request_id, timeout=120).status == "completed"
+        assert hub.wait_for(request_id, timeout=300).status == "completed"
     finally:
         first.kill()
         first.wait(10)
         hub.stop()
 
 
-def test_webui_on_a_taken_port_stops_before_its_space_client_starts(cache_dir: Path, tmp_path: Path):
+def test_webui_on_a_taken_port_stops_before_its_space_client_starts(
+    cache_dir: Path, tmp_path: Path, demo_args: list[str]
+):
     import socket
 
     hub = SpacesHub(spaces=["voice"]).start()
@@ -92,7 +94,7 @@ def test_webui_on_a_taken_port_stops_before_its_space_client_starts(cache_dir: P
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     port = taken.getsockname()[1]
-    command = [sys.executable, "webui.py", "--demo", "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
+    command = [sys.executable, "webui.py", *demo_args, "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
     command += ["--outputs_dir", str(tmp_path / "outputs"), "--cache_dir", str(cache_dir)]
     command += ["--websocket-mode", "--websocket-server", hub.url, "--websocket-space", "voice"]
     try:

@@ -18,6 +18,8 @@ from indextts.gpt.static_decode import WINDOW, row_bucket, step_mode, window_buc
 from indextts.gpt.unified_voice import UnifiedVoice
 from tests.reference_generation import reference_codes_batch
 
+pytestmark = pytest.mark.generation("2", reason="2.0's UnifiedVoice static-cache decode")
+
 
 @pytest.fixture(scope="module")
 def gpt(demo_dir) -> UnifiedVoice:

@@ -20,6 +20,9 @@ from indextts.text.spans_v25 import text_pieces
 from tests.api_servers import http_server, make_node
 from tests.conftest import EXAMPLES
 
+# Tests of the 2.5 front end and engine: the `engine` fixture holds a 2.5 model in the --layout 2.5 pass.
+V25 = pytest.mark.generation("2.5", reason="the IndexTTS-2.5 front end and engine")
+
 FAST = {"max_mel_tokens": 20, "num_beams": 1, "seed": 4}
 VOICE = str(EXAMPLES / "voice_01.wav")
 TEXTS = {
@@ -75,27 +78,29 @@ def test_only_the_first_segment_changes_and_the_segments_join_to_the_text():
 
 
 @pytest.fixture(scope="module")
-def frontend(engine25):
-    return engine25.models.frontend
+def frontend(engine):
+    return engine.models.frontend
 
 
+@V25
 @pytest.mark.parametrize("language", sorted(TEXTS))
 def test_a_streaming_request_gets_a_short_first_clause_and_a_plain_one_the_official_cut(
-    engine25, frontend, language: str
+    engine, frontend, language: str
 ):
     text = TEXTS[language]
     prefix = frontend.tokenizer.count(frontend.tokenizer.prefix(language))
     official = frontend.segments(text, language)
-    assert engine25.split_segments(text, language=language) == official and len(official) == 1
+    assert engine.split_segments(text, language=language) == official and len(official) == 1
     prepared = frontend.prepare(text, language)
     assert [s.pieces for s in official] == [(prepared,)]  # 2.5's cut: all fits 120 tokens
-    streamed = engine25.split_segments(text, language=language, first_segment_tokens=DEFAULT_FIRST_SEGMENT_TOKENS)
+    streamed = engine.split_segments(text, language=language, first_segment_tokens=DEFAULT_FIRST_SEGMENT_TOKENS)
     assert len(streamed) == 2 and "".join(s.pieces[0] for s in streamed) == prepared  # (a segment's own text)
     first = streamed[0]
     assert len(first.ids) - 1 - prefix <= DEFAULT_FIRST_SEGMENT_TOKENS  # (ids: prefix + text + the stop id)
     assert CLAUSE_END.search(first.text), first.text
 
 
+@V25
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_a_long_first_clause_is_cut_between_words(frontend, language: str):
     text = {
@@ -120,6 +125,7 @@ def _check_spans(frontend, text: str, language: str, segments, spans) -> list[tu
     return located
 
 
+@V25
 @pytest.mark.parametrize("language", sorted(TEXTS))
 def test_each_segment_knows_where_it_came_from_in_the_original_text(frontend, language: str):
     text = TEXTS[language]
@@ -129,6 +135,7 @@ def test_each_segment_knows_where_it_came_from_in_the_original_text(frontend, la
     assert len(set(located)) == len(located)  # every boundary found: a span of its own per segment
 
 
+@V25
 def test_annotations_stay_whole_inside_one_span(frontend):
     english = "I am <going|g ow1 . ih0 ng> to the store, and then <read|r iy1 d> a book. Then I will come home."
     chinese = "我们一起去<行|XING2>吧，然后回家。今天天气很好，我们明天再去。"
@@ -143,9 +150,10 @@ def test_annotations_stay_whole_inside_one_span(frontend):
 # --- audio with spans: the engine and one front door ------------------------------------------------
 
 
-def test_engine_chunks_of_a_2_5_request_carry_their_segment_spans(engine25):
+@V25
+def test_engine_chunks_of_a_2_5_request_carry_their_segment_spans(engine):
     text = TEXTS["zh"]
-    chunks = list(engine25.infer_chunks(VOICE, text, language="zh", **FAST))
+    chunks = list(engine.infer_chunks(VOICE, text, language="zh", **FAST))
     assert [(c.index, c.count) for c in chunks] == sorted((c.index, 2) for c in chunks) and chunks[0].chunk == 0
     for index in (0, 1):
         own = [c for c in chunks if c.index == index]
@@ -153,18 +161,19 @@ def test_engine_chunks_of_a_2_5_request_carry_their_segment_spans(engine25):
         assert len({c.span for c in own}) == 1
     assert text[slice(*chunks[0].span)] == "你好，欢迎使用语音合成。"  # the short first clause, heard first
     assert text[slice(*chunks[-1].span)] == text[len("你好，欢迎使用语音合成。") :]
-    plain = engine25.plan(VOICE, text, language="zh", **FAST)  # not streaming: the official single segment
+    plain = engine.plan(VOICE, text, language="zh", **FAST)  # not streaming: the official single segment
     assert len(plain.segments) == 1 and plain.span(0) == (0, len(text))
 
 
 @pytest.fixture(scope="module")
-def api25(engine25, demo25_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    node = make_node(engine25, demo25_dir, tmp_path_factory.mktemp("streaming25"))
+def api25(engine, demo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    node = make_node(engine, demo_dir, tmp_path_factory.mktemp("streaming25"))
     with http_server(node) as (url, _):
         yield url, node
     node.close()
 
 
+@V25
 def test_openai_sse_streams_a_2_5_request_in_chunks_with_spans(api25):
     url, node = api25
     text = TEXTS["es"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
 import pytest
 
+from serving.options import demo_generation
 from tests.conftest import REPO
 
 
@@ -62,3 +64,9 @@ def test_websocket_mode_without_a_server_is_refused_with_what_is_missing():
     )
     assert result.returncode == 2
     assert "--websocket-server" in result.stderr and "--websocket-space" in result.stderr
+
+
+def test_demo_flag_takes_the_generation():
+    assert [demo_generation(v) for v in ("", "0", "1", "true", "2", "2.5")] == [False, False, "2", "2", "2", "2.5"]
+    with pytest.raises(argparse.ArgumentTypeError, match=r"2 or 2\.5"):
+        demo_generation("3")

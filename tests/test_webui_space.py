@@ -21,10 +21,10 @@ pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="needs 
 FAST = {"max_mel_tokens": 50, "num_beams": 1, "seed": 3}
 
 
-def test_the_status_panel_follows_the_space_connection(tmp_path: Path, cache_dir: Path):
+def test_the_status_panel_follows_the_space_connection(tmp_path: Path, cache_dir: Path, demo_args: list[str]):
     hub = SpacesHub(spaces=["voice"]).start()
     port, log = _free_port(), tmp_path / "webui.log"
-    command = [sys.executable, "webui.py", "--demo", "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
+    command = [sys.executable, "webui.py", *demo_args, "--host", "127.0.0.1", "--port", str(port), "--ws_port", "0"]
     command += ["--outputs_dir", str(tmp_path / "outputs"), "--cache_dir", str(cache_dir)]
     command += ["--websocket-mode", "--websocket-server", hub.url, "--websocket-space", "voice"]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}

@@ -17,6 +17,7 @@ The official code chooses no language by itself: the caller names it (its UI def
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from indextts.config import default_cache_dir
@@ -180,7 +181,13 @@ class MultilingualFrontEnd:
 
     def _cut(self, text: str, language: str, max_tokens: int, normalize: bool, first_segment_tokens: int) -> list[str]:
         prepared = self.prepare(text, language, normalize)
-        return self.split(prepared, language, max_tokens, first_segment_tokens) if prepared.strip() else []
+        return self.split(prepared, language, max_tokens, first_segment_tokens) if not _is_blank(prepared) else []
 
     def _encode(self, cut: list[str], language: str) -> list[TextSegment]:
         return [TextSegment((segment,), tuple(self.tokenizer.encode_segment(segment, language))) for segment in cut]
+
+
+def _is_blank(text: str) -> bool:
+    """Nothing to say: only white space and invisible format characters (zero-width space, BOM …),
+    which `str.strip` keeps but no voice can read (IndexTTS-2's front end finds nothing in them either)."""
+    return all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in text)
