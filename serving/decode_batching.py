@@ -101,6 +101,13 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+# On the CPU a GPT round's cost grows with its jobs (per-request sampling), so small rounds cost no
+# more in all and let the pool start decoding after the first few jobs' codes instead of all 16:
+# 16 at once, tiny, quiet 2 cores, audio s per s in pairs of one run — whole burst 3.36 / 3.45,
+# rounds of 8 4.06 / 3.75, rounds of 4 4.05 / 4.34 (bench/results/cpu-2core-tiny-float32-i20-rounds.md).
+CPU_MAX_ROUND = 4
+
+
 def pipelining_for(workers: str | int, device: torch.device) -> Pipelining | None:
     """The setting for `--decode_workers` on this device; None: both stages on the runner thread.
 
@@ -117,4 +124,6 @@ def pipelining_for(workers: str | int, device: torch.device) -> Pipelining | Non
             raise ValueError(f"decode_workers must be auto or a number of threads, got {workers!r}") from None
         if count < 0:
             raise ValueError(f"decode_workers must be auto, 0 (off) or more, got {workers!r}")
-    return Pipelining(count) if count else None
+    if not count:
+        return None
+    return Pipelining(count, max_round=CPU_MAX_ROUND if device.type != "cuda" else None)

@@ -98,7 +98,9 @@ class PipelinedRunner(EngineRunner):
             with self._cond:
                 self._jobs = [j for j in self._jobs if not j.ended]
                 places = max_batch - len(self._jobs)
-            planned = self._plan_all(admit(places))
+            # Admit (and plan: text front end, prompt) no more jobs than one GPT round takes: the rest
+            # are planned between rounds, while the pool decodes, not all before the first codes.
+            planned = self._plan_all(admit(min(places, self.pipelining.max_round or places)))
             with self._cond:
                 self._jobs += planned  # type: ignore[arg-type]
                 jobs = list(self._jobs)
