@@ -2,7 +2,7 @@
 segment) vs on (a short first segment, the vocoder in chunks), for a 3-sentence text.
 
     .venv/bin/python bench/ttfa_engine.py                      # tiny random checkpoint, CPU
-    .venv/bin/python bench/ttfa_engine.py --size full --repeat 1 --num-beams 1
+    .venv/bin/python bench/ttfa_engine.py --size full --repeat 1 --num-beams 1 --no-total
     .venv/bin/python bench/ttfa_engine.py --size tiny-2.5 --language zh   # IndexTTS-2.5 (full-2.5 too)
 
 TTFA here is `plan` (prompt, emotion, text) → the first samples in hand: `infer_stream`'s first
@@ -20,6 +20,8 @@ import os
 import statistics
 import time
 from pathlib import Path
+
+import torch
 
 from indextts.config import default_cache_dir
 from indextts.factory import make_checkpoint
@@ -45,15 +47,19 @@ TEXTS_25 = {
 }
 
 
-def first_audio(run) -> tuple[float, float, object]:
-    """Seconds to the first item of `run()`, seconds to its end, and the first item."""
-    started = time.perf_counter()
+def first_audio(run, whole: bool = True) -> tuple[float, float, float, object]:
+    """Seconds to the first item of `run()` (wall and this thread's CPU), seconds to its end (wall;
+    NaN when `whole` is off and the rest is skipped), and the first item."""
+    started, cpu_started = time.perf_counter(), time.thread_time()
     items = run()
     first = next(items)
-    ttfa = time.perf_counter() - started
+    ttfa, ttfa_cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+    if not whole:
+        items.close()
+        return ttfa, ttfa_cpu, float("nan"), first
     for _ in items:
         pass
-    return ttfa, time.perf_counter() - started, first
+    return ttfa, ttfa_cpu, time.perf_counter() - started, first
 
 
 def main() -> None:
@@ -65,7 +71,18 @@ def main() -> None:
     parser.add_argument("--text", default=None, help="default: the 3 sentences in --language")
     parser.add_argument("--first-segment-tokens", type=int, default=DEFAULT_FIRST_SEGMENT_TOKENS)
     parser.add_argument("--num-beams", type=int, default=3, help="GPT beams (official default 3)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (0: torch's choice). With 1, the CPU time to first audio is what an idle "
+        "machine's wall time would be, and it holds on a shared one, where a 2-thread OpenMP team waits "
+        "on its descheduled thread and wall times swing by 2x",
+    )
+    parser.add_argument("--no-total", action="store_true", help="stop each request at its first audio")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     v25 = args.size.endswith("-2.5")
     if args.language and not v25:
         parser.error("--language: IndexTTS-2 picks Chinese or English by itself (use --text)")
@@ -91,25 +108,26 @@ def main() -> None:
         "off": lambda: tts.infer_stream(VOICE, text, **settings),
         "on": lambda: tts.infer_chunks(VOICE, text, args.first_segment_tokens, **settings),
     }
-    figures: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in modes}
+    figures: dict[str, list[tuple[float, float, float, float]]] = {mode: [] for mode in modes}
     for _ in range(args.repeat):
         for mode, run in modes.items():  # alternated, so a load change hits both
-            ttfa, total, first = first_audio(run)
-            figures[mode].append((ttfa, total, first.samples.size / tts.sample_rate))
+            ttfa, ttfa_cpu, total, first = first_audio(run, whole=not args.no_total)
+            figures[mode].append((ttfa, ttfa_cpu, total, first.samples.size / tts.sample_rate))
     load = os.getloadavg()[0]
     print(
-        f"size {args.size}, device {args.device}, num_beams {args.num_beams}, {args.repeat} run(s) each, "
+        f"size {args.size}, device {args.device}, num_beams {args.num_beams}, torch threads "
+        f"{torch.get_num_threads()}, {args.repeat} run(s) each, "
         f"load average {load:.1f} "
         f"on {os.cpu_count()} cores (shared machine)"
     )
-    print("| streaming | TTFA s (median) | first audio piece s | whole request s |")
-    print("|---|---|---|---|")
+    print("| streaming | TTFA s (median) | TTFA, CPU s | first audio piece s | whole request s |")
+    print("|---|---|---|---|---|")
     for mode, rows in figures.items():
-        ttfa = statistics.median(r[0] for r in rows)
-        total = statistics.median(r[1] for r in rows)
-        print(f"| {mode} | {ttfa:.2f} | {rows[0][2]:.2f} | {total:.2f} |")
-    ratio = statistics.median(r[0] for r in figures["on"]) / statistics.median(r[0] for r in figures["off"])
-    print(f"TTFA on / off: {ratio:.2f}")
+        ttfa, cpu, total = (statistics.median(r[k] for r in rows) for k in range(3))
+        print(f"| {mode} | {ttfa:.2f} | {cpu:.2f} | {rows[0][3]:.2f} | {total:.2f} |")
+    for k, what in ((0, "wall"), (1, "CPU")):
+        ratio = statistics.median(r[k] for r in figures["on"]) / statistics.median(r[k] for r in figures["off"])
+        print(f"TTFA on / off ({what}): {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -236,7 +236,7 @@ def test_decode_workers_flag_env_twin_and_rule(monkeypatch):
 
     import torch
 
-    from serving.decode_batching import Pipelining, cpu_cores, pipelining_for
+    from serving.decode_batching import CPU_MAX_ROUND, Pipelining, cpu_cores, pipelining_for
     from serving.options import add_node_flags, node_settings
 
     def settings(*argv: str) -> NodeSettings:
@@ -250,9 +250,11 @@ def test_decode_workers_flag_env_twin_and_rule(monkeypatch):
     assert settings().decode_workers == "0"
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert pipelining_for("auto", cpu) == Pipelining(cpu_cores())
+    # the CPU takes small GPT rounds (a round's cost grows with its jobs there), CUDA every job
+    assert pipelining_for("auto", cpu) == Pipelining(cpu_cores(), max_round=CPU_MAX_ROUND)
     assert pipelining_for("auto", cuda) == Pipelining(1)
     assert pipelining_for("0", cpu) is None and pipelining_for("2", cuda) == Pipelining(2)
+    assert pipelining_for("2", cpu) == Pipelining(2, max_round=CPU_MAX_ROUND)
     for bad in ("two", "-1"):
         with pytest.raises(ValueError, match="decode_workers"):
             pipelining_for(bad, cpu)
