@@ -423,6 +423,8 @@ class JobQueue:
         result: JobResult | None = None,
     ) -> None:
         with self._lock:
+            if job.finished:  # two threads may conclude one job (a pipelined runner): the first word stands
+                return
             if job in self._running:
                 self._running.remove(job)
             job.result = result

@@ -46,6 +46,7 @@ class _PipelinedJob(_RunningJob):
     ready: dict[int, ReadySegment] = field(default_factory=dict)  # handed over, waiting for a decode thread
     decoding: bool = False  # a pool thread is decoding its next segment
     ended: bool = False  # completed, failed or cancelled (by whichever thread saw it first)
+    concluded: bool = False  # ... and the queue has been told: until then the batch is not over
     handed: dict[int, int] = field(default_factory=dict)  # segment → hand-over order (oldest decoded first)
 
     @property
@@ -96,7 +97,7 @@ class PipelinedRunner(EngineRunner):
     def _run(self, admit: Admit, max_batch: int) -> None:
         while True:
             with self._cond:
-                self._jobs = [j for j in self._jobs if not j.ended]
+                self._jobs = [j for j in self._jobs if not j.concluded]
                 places = max_batch - len(self._jobs)
             # Admit (and plan: text front end, prompt) no more jobs than one GPT round takes: the rest
             # are planned between rounds, while the pool decodes, not all before the first codes.
@@ -109,10 +110,13 @@ class PipelinedRunner(EngineRunner):
                 if not job.ended and not job.decoding and job.context.should_stop():
                     self._end(job, _cancel_between)
             with self._cond:
-                live = [j for j in self._jobs if not j.ended]
+                # A job a pool thread is ending counts until the queue has its result: returning
+                # earlier would let the queue conclude it as unfinished.
+                live = [j for j in self._jobs if not j.concluded]
                 if not live:
                     return  # the queue's worker calls again while jobs wait
-                work = [j for j in live if j.generated < len(j.plan.segments) and j.ahead < self.pipelining.lookahead]
+                lookahead = self.pipelining.lookahead
+                work = [j for j in live if not j.ended and j.generated < len(j.plan.segments) and j.ahead < lookahead]
                 work = work[: self.pipelining.max_round or None]
                 if not work:
                     self._cond.wait(WAIT_SECONDS)  # every job waits for its audio: a decode ends soon
@@ -168,8 +172,13 @@ class PipelinedRunner(EngineRunner):
             job.ended = True
             job.ready.clear()
             self._cond.notify_all()
-        if not job.context.job.finished:
-            how(job)
+        try:
+            if not job.context.job.finished:
+                how(job)
+        finally:
+            with self._cond:
+                job.concluded = True
+                self._cond.notify_all()
 
     # --- the pool: the decode stage ----------------------------------------------------------------
 

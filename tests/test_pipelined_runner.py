@@ -8,6 +8,7 @@ a job cancelled in the pool ends there, and a decode that fails ends only its ow
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -258,3 +259,23 @@ def test_decode_workers_flag_env_twin_and_rule(monkeypatch):
     for bad in ("two", "-1"):
         with pytest.raises(ValueError, match="decode_workers"):
             pipelining_for(bad, cpu)
+
+
+def test_a_job_a_pool_thread_is_completing_is_not_ended_as_unfinished(engine, demo_dir, tmp_path, monkeypatch):
+    """The pool thread that decodes a job's last segment completes it; meanwhile the runner thread
+    finds no work left. The batch must not end (and the queue call the job unfinished) before the
+    job's result is in."""
+    real_complete = JobContext.complete
+
+    def slow_complete(self, result):
+        time.sleep(0.5)  # the runner thread looks for work many times meanwhile
+        real_complete(self, result)
+
+    monkeypatch.setattr(JobContext, "complete", slow_complete)
+    node = _node(engine, demo_dir, tmp_path, max_batch=2)
+    try:
+        jobs = [_submit(node, payload) for payload in (REQUESTS[3], REQUESTS[2])]
+        _finish(node, jobs)
+        assert [job.state for job in jobs] == [JobState.COMPLETED] * 2, [job.error for job in jobs]
+    finally:
+        node.close()
