@@ -120,7 +120,7 @@ def _call(client: Celery, task: str, timeout: float = 180, **kwargs):
     return client.send_task(task, kwargs=kwargs, queue=QUEUE).get(timeout=timeout)
 
 
-def test_generate_speech_writes_the_wav_and_describes_it(client: Celery, workers: Workers):
+def test_generate_speech_writes_the_wav_and_describes_it(client: Celery, workers: Workers, layout: str):
     target = workers.outputs / "jobs" / "hello.wav"
     voice = str(EXAMPLES / "voice_01.wav")
     result = _call(client, "indextts.generate_speech", text="你好，欢迎使用。", output_path=str(target),
@@ -129,7 +129,8 @@ def test_generate_speech_writes_the_wav_and_describes_it(client: Celery, workers
     audio, rate = sf.read(target, dtype="int16")
     assert result["output_path"] == str(target) and rate == result["sample_rate"] == 22050
     assert result["duration"] == pytest.approx(audio.shape[0] / rate, abs=1e-3)
-    assert result["model_info"] == {"model_type": "IndexTTS2", "model_version": "IndexTTS-2", "device": "cpu"}
+    # model_type stays the seed's "IndexTTS2" on either generation; model_version names the generation
+    assert result["model_info"] == {"model_type": "IndexTTS2", "model_version": f"IndexTTS-{layout}", "device": "cpu"}
     parameters = result["parameters"]
     assert parameters["text"] == "你好，欢迎使用。" and parameters["emotion_alpha"] == 0.65
     assert parameters["reference_audio"] == voice and parameters["emotion_vector"] is None
@@ -148,7 +149,7 @@ def test_emotion_arguments_choose_the_mode(client: Celery, workers: Workers):
     assert Path(result["output_path"]) == workers.outputs / "vector.wav"
 
 
-def test_info_tasks_answer(client: Celery, workers: Workers):
+def test_info_tasks_answer(client: Celery, workers: Workers, layout: str):
     health = _call(client, "indextts.health_check")
     assert health["status"] == "healthy" and health["service"] == "indextts_service" and health["error"] is None
     assert health["gpu"] == {"available": False, "count": 0, "name": None}
@@ -157,7 +158,11 @@ def test_info_tasks_answer(client: Celery, workers: Workers):
     assert health["gpu_lock_detail"]["key"].startswith("indextts:gpu_lock:") and not health["gpu_lock_detail"]["held"]
     info = _call(client, "indextts.get_model_info")
     assert info["model_type"] == "IndexTTS2" and info["sample_rate"] == 22050 and info["device"] == "cpu"
-    assert (info["generation"], info["model_version"], info["languages"]) == ("2", "IndexTTS-2", [])
+    assert (info["generation"], info["model_version"]) == (layout, f"IndexTTS-{layout}")
+    if layout == "2":
+        assert info["languages"] == []  # IndexTTS-2 picks Chinese or English by itself
+    else:
+        assert {"zh", "en", "ja", "es"} <= set(info["languages"])
     presets = _call(client, "indextts.list_voice_presets")["presets"]
     assert {"voice_01", "voice_11", "emo_sad"} <= {preset["name"] for preset in presets}
 
