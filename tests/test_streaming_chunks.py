@@ -157,18 +157,16 @@ def test_library_chunks_join_to_the_segments_of_the_same_request(engine):
     kwargs = {**FAST, "first_segment_tokens": 12}
     segments = list(engine.infer_stream(VOICE, ENGLISH, **kwargs))
     chunks = list(engine.infer_chunks(VOICE, ENGLISH, **kwargs))
-    cut = engine.generation == "2"  # 2.5's front end has no streaming first segment nor span map (yet)
-    assert (len(segments) > 1) == cut and chunks[0].index == 0 and chunks[0].chunk == 0
+    assert len(segments) > 1 and chunks[0].index == 0 and chunks[0].chunk == 0  # a short first segment
     for segment in segments:
         own = [c for c in chunks if c.index == segment.index]
         assert [c.chunk for c in own] == list(range(len(own)))
         assert [c.last_in_segment for c in own] == [False] * (len(own) - 1) + [True]
-        assert {c.span for c in own} == {segment.span} and (segment.span is not None) == cut
+        assert {c.span for c in own} == {segment.span} and segment.span is not None
         joined = np.concatenate([c.samples for c in own]).astype(np.int16)
         # float rounding only (a receptive-field error is hundreds): ≤ 1 LSB on 2.0, 2 on 2.5's longer segment
         assert np.abs(joined.astype(int) - segment.samples.astype(np.int16).astype(int)).max() <= 2
-    if cut:
-        assert ENGLISH[slice(*segments[0].span)].startswith("Hello there")
+    assert ENGLISH[slice(*segments[0].span)].startswith("Hello there")
 
 
 @pytest.fixture
@@ -189,15 +187,14 @@ def test_a_streaming_job_streams_chunks_with_spans_that_join_to_its_result(node:
 
     # plain: one part per official segment (here one), with its span
     assert [(p.index, p.chunk, p.last_in_segment) for p in plain.parts] == [(0, 0, True)]
-    assert plain.parts[0].span == ((0, len(ENGLISH)) if layout == "2" else None)  # 2.5: no span map yet
+    assert plain.parts[0].span == (0, len(ENGLISH))
 
-    # streaming: a short first segment (2.0; 2.5's front end has none yet), in chunks, with its segment's span
+    # streaming: a short first segment (either generation), in chunks, with its segment's span
     parts = streamed.parts
     assert parts[0].index == 0 and parts[0].audio.size < parts[0].sample_rate * 2
+    assert parts[0].count > 1 and ENGLISH[slice(*parts[0].span)].startswith("Hello there")
     if layout == "2":
-        assert parts[0].count > 1 and ENGLISH[slice(*parts[0].span)] == "Hello there, my friend."
-    else:
-        assert parts[0].count == 1 and len(parts) > 1  # the one segment still arrives in several chunks
+        assert ENGLISH[slice(*parts[0].span)] == "Hello there, my friend."
     gap = np.zeros(int(0.1 * 22050), dtype=np.int16)
     joined: list[np.ndarray] = []
     for index in range(parts[0].count):
