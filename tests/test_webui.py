@@ -150,6 +150,9 @@ def test_demo_page_generates_in_each_emotion_mode(webui, browser):
     assert len(list((folder / "outputs").glob("tts_*.wav"))) == 4
 
 
+@pytest.mark.generation(
+    "2", reason="the queue display is the same on either generation; tiny 2.5 ends the first job too soon"
+)
 def test_a_second_page_sees_its_place_in_the_queue_then_its_result(webui, browser):
     url = webui[0]
     first, second = _open(browser, url), _open(browser, url)
