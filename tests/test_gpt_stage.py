@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from indextts.checkpoint import load_unified_voice, resolve_checkpoint
-from indextts.gpt.generation import GenerationSettings, generate_codes, process_scores, top_p_filter
+from indextts.gpt.generation import (
+    GenerationSettings,
+    generate_codes,
+    process_scores,
+    top_k_filter,
+    top_k_top_p_filter,
+    top_p_filter,
+)
 from indextts.gpt.unified_voice import UnifiedVoice
 
 pytestmark = pytest.mark.generation(
@@ -122,6 +129,22 @@ def test_top_p_keeps_the_smallest_set_above_the_mass():
     scores = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
     kept = torch.isfinite(top_p_filter(scores, 0.8, keep=1))
     assert kept.tolist() == [[True, True, False, False]]
+
+
+@pytest.mark.parametrize("vocabulary", [8194, 40])
+def test_the_sort_free_top_k_top_p_equals_the_two_filters_bit_for_bit(vocabulary):
+    """Including rows with ties: at the k-th score, across the top-p cut, and harmless ones inside."""
+    generator = torch.Generator().manual_seed(0)
+    for trial in range(300):
+        scores = torch.randn(3, vocabulary, generator=generator) * (1 + trial % 4)
+        if trial % 3 == 0:
+            scores = (scores * 4).round() / 4  # many equal scores
+        k, p, keep = (30, 5, 12)[trial % 3], (0.8, 0.5, 0.95)[trial % 3], 1 + trial % 2
+        expected = top_p_filter(top_k_filter(scores, k, keep), p, keep)
+        assert torch.equal(top_k_top_p_filter(scores, k, p, keep), expected), trial
+    equal = torch.zeros(1, vocabulary)
+    equal[0, :3] = 1.0  # three equal best scores, the cut between them: the sort's order decides
+    assert torch.equal(top_k_top_p_filter(equal, 2, 0.5, 1), top_p_filter(top_k_filter(equal, 2, 1), 0.5, 1))
 
 
 def test_seed_makes_sampling_reproducible(gpt, prefix):
