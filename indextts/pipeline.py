@@ -30,6 +30,7 @@ from indextts.config import RuntimeSettings
 from indextts.emotion.control import EmotionRequest, final_emovec, resolve_emotion
 from indextts.errors import Cancelled, TextError
 from indextts.gpt.generation import GeneratedCodes, GenerationSettings, ShouldStop, generate_codes_batch
+from indextts.gpt.unified_voice import mix_emotions
 from indextts.length_cap import SpeechLengthCap
 from indextts.models import Models, load_models
 from indextts.prompts import SpeakerPrompt
@@ -262,9 +263,16 @@ class IndexTTS:
         resolved = resolve_emotion(emotion, speaker_audio, text, m.text_emotion)
         speaker = m.prompts.speaker(speaker_audio)
         emo = m.prompts.emotion(resolved.emo_audio)
-        with torch.inference_mode(), self._autocast():
-            merged = m.gpt.merge_emovec(speaker.spk_cond_emb, emo.emo_cond_emb, resolved.alpha)
+        base = self._recording_emotion(speaker.spk_cond_emb, speaker.derived)
+        merged = mix_emotions(base, self._recording_emotion(emo.emo_cond_emb, emo.derived), resolved.alpha)
         return final_emovec(merged, resolved, m.matrices, speaker.style, rng)
+
+    def _recording_emotion(self, cond_emb: torch.Tensor, derived: dict[str, torch.Tensor]) -> torch.Tensor:
+        """A recording's own emotion vector (1, C), kept with its cached prompt (`merge_emovec`'s two halves)."""
+        if "emotion" not in derived:
+            with torch.inference_mode(), self._autocast():
+                derived["emotion"] = self.models.gpt.emotion_vector(cond_emb)
+        return derived["emotion"]
 
     def generate(
         self,

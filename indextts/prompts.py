@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -46,11 +46,14 @@ class SpeakerPrompt:
     style: torch.Tensor  # (1, 192) CAMPPlus
     prompt_condition: torch.Tensor  # (1, T_ref, C)
     duration_s: float
+    # What the engine derives from this recording and keeps while the prompt is cached (its emotion vector).
+    derived: dict[str, torch.Tensor] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class EmotionPrompt:
     emo_cond_emb: torch.Tensor  # (1, T_w, S)
+    derived: dict[str, torch.Tensor] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _key(source: AudioSource, *salt: str) -> str:

@@ -101,6 +101,18 @@ def test_emotion_audio_weight_blends_linearly(engine):
     assert not torch.allclose(own, engine.emotion_vector(VOICE, "hi", EmotionRequest()))
 
 
+def test_a_cached_prompt_keeps_its_emotion_vector_and_it_equals_the_official_merge(engine, monkeypatch):
+    m = engine.models
+    expected = m.gpt.merge_emovec(engine.speaker(VOICE).spk_cond_emb, m.prompts.emotion(HAPPY).emo_cond_emb, 0.6)
+    calls = []
+    encode = m.gpt.emotion_vector
+    monkeypatch.setattr(m.gpt, "emotion_vector", lambda cond: calls.append(cond) or encode(cond))
+    for _ in range(3):
+        merged = engine.emotion_vector(VOICE, "hi", EmotionRequest(emo_audio=HAPPY, emo_alpha=0.6))
+        assert torch.equal(merged, expected)  # bit for bit: the same two vectors, mixed the official way
+    assert len(calls) <= 2  # each recording at most once (a test before may have cached them already)
+
+
 def test_prompt_cache_is_keyed_by_content_bounded_and_shared_by_threads(engine, tmp_path):
     prompts = engine.models.prompts
     prompts.speakers.clear()

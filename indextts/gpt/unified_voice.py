@@ -88,9 +88,7 @@ class UnifiedVoice(nn.Module):
 
     def merge_emovec(self, spk_cond_emb: torch.Tensor, emo_cond_emb: torch.Tensor, alpha: float) -> torch.Tensor:
         """base + alpha · (emotion − base), base being the speaker recording's own emotion. (B, C)"""
-        emotion = self.emotion_vector(emo_cond_emb)
-        base = self.emotion_vector(spk_cond_emb)
-        return base + alpha * (emotion - base)
+        return mix_emotions(self.emotion_vector(spk_cond_emb), self.emotion_vector(emo_cond_emb), alpha)
 
     def conditioning(self, speaker_latent: torch.Tensor, emovec: torch.Tensor) -> torch.Tensor:
         """[speaker latents + emovec ; speed row 1 ; speed row 0] → (B, 34, C)."""
@@ -145,3 +143,8 @@ class UnifiedVoice(nn.Module):
         sequence = torch.cat([conditioning, text.to(conditioning.dtype), mel.to(conditioning.dtype)], dim=1)
         hidden = self.gpt(sequence)  # (1, 34+L+2+N+2, C)
         return self.final_norm(hidden[:, -(N + 2) : -2])  # (1, N, C): outputs at start, c_1 … c_{N-1}
+
+
+def mix_emotions(base: torch.Tensor, emotion: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The official merge of two recordings' emotion vectors: base + alpha · (emotion − base). (B, C)"""
+    return base + alpha * (emotion - base)
