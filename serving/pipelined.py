@@ -10,7 +10,10 @@ free, and the runner thread goes on with the next round. The rules:
   exactly as before;
 * a job's codes run ahead of its audio by at most `Pipelining.lookahead` segments (bounded memory);
 * the ready segments of different jobs share a decode as `decode_batching` decides, a streaming
-  job's alone and first;
+  job's alone and first; a group takes at most its share of the ready segments (ready / threads),
+  so the last round's segments are decoded by every thread rather than by the first one free;
+* on the CPU, while the pool has nothing to decode, a GPT round takes one job, so decoding starts
+  after one job's codes;
 * a GPT round of several jobs that fails is retried job by job; so is a decode group (a streaming job
   that already sent chunks of that segment fails instead); a failure ends only the jobs it touched.
 
@@ -23,7 +26,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -117,11 +120,23 @@ class PipelinedRunner(EngineRunner):
                     return  # the queue's worker calls again while jobs wait
                 lookahead = self.pipelining.lookahead
                 work = [j for j in live if not j.ended and j.generated < len(j.plan.segments) and j.ahead < lookahead]
-                work = work[: self.pipelining.max_round or None]
+                work = work[: self._round_size(live)]
                 if not work:
                     self._cond.wait(WAIT_SECONDS)  # every job waits for its audio: a decode ends soon
                     continue
             self._generate(work)
+
+    def _round_size(self, live: list[_PipelinedJob]) -> int | None:
+        """Under the lock: how many jobs the next GPT round takes (None: all).
+
+        With a round limit (the CPU), a pool with nothing to decode gets one job's codes first: a
+        round's cost grows with its jobs there, so the decode threads start after one job's codes
+        instead of idling through a whole round (a burst's start).
+        """
+        limit = self.pipelining.max_round
+        if limit and not any(j.decoding or j.ready for j in live):
+            return 1
+        return limit
 
     def _generate(self, work: list[_PipelinedJob]) -> None:
         """One GPT round; if it fails as a whole, each job whose codes were not handed over tries alone."""
@@ -223,7 +238,10 @@ class PipelinedRunner(EngineRunner):
             return []
         candidates.sort(key=lambda j: j.handed[j.next_segment])
         segments = [j.ready[j.next_segment] for j in candidates]
-        order = decode_order(segments, self.decode_batching.groups if self.decode_batching else None)
+        rule = self.decode_batching
+        if rule is not None:  # the ready segments are shared among the threads, not all given to the first
+            rule = replace(rule, max_size=min(rule.max_size, -(-len(segments) // self.pipelining.workers)))
+        order = decode_order(segments, rule.groups if rule else None)
         # A streaming segment first; else the group holding the segment handed over first.
         group = order[0] if segments[order[0][0]].streaming else next(g for g in order if 0 in g)
         for k in group:
