@@ -60,6 +60,7 @@ from stages import (
 from indextts.config import default_cache_dir
 from indextts.factory import SIZES, make_checkpoint
 from indextts.pipeline import IndexTTS2
+from serving.decode_batching import cpu_cores
 from serving.engine import LoadedEngine, single_threaded_torch
 from serving.jobs import Job, JobState
 from serving.node import Node, NodeSettings
@@ -191,7 +192,7 @@ def watch(node: Node, job: Job, submitted: float, record: dict[str, float]) -> N
 def load_level(node: Node, n: int, request: dict[str, Any]) -> dict[str, Any]:
     records: list[dict[str, float]] = [{} for _ in range(n)]
     threads, jobs = [], []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for i in range(n):
         submitted = time.perf_counter()
         job = node.submit(parse_request({**request, "seed": i}), origin="bench")
@@ -201,6 +202,7 @@ def load_level(node: Node, n: int, request: dict[str, Any]) -> dict[str, Any]:
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started  # every thread of the process
     failed = [job.error for job in jobs if job.state is not JobState.COMPLETED]
     if failed:
         raise SystemExit(f"{len(failed)} of {n} requests failed: {failed[0]}")
@@ -212,6 +214,8 @@ def load_level(node: Node, n: int, request: dict[str, Any]) -> dict[str, Any]:
         "wall_s": wall,
         "audio_s": audio,
         "audio_per_s": audio / wall,
+        "cpu_s": cpu,
+        "cpu_busy": cpu / (wall * cpu_cores()),
         "latency_p50_s": statistics.median(latencies),
         "latency_p95_s": latencies[min(n - 1, math.ceil(0.95 * n) - 1)],  # nearest-rank percentile
         "latency_max_s": latencies[-1],
@@ -274,6 +278,11 @@ def gib(value: float | None) -> str:
     return "—" if value is None else f"{value / 2**30:.2f} GiB"
 
 
+def busy(level: dict[str, Any]) -> str:
+    """Process CPU time over wall time × cores: below 100 % the cores idled somewhere."""
+    return f"{level['cpu_busy']:.0%}" if "cpu_busy" in level else "—"
+
+
 def markdown(report: dict[str, Any]) -> str:
     m, ours, official = report["machine"], report["ours"], report["official"]
     generation = report.get("generation", "2")
@@ -329,8 +338,9 @@ def markdown(report: dict[str, Any]) -> str:
         "segment here, so it is also the request's latency when it runs alone).",
         "",
         "| requests at once | max_batch | batch_decode | decode_workers | wall | audio | audio s per s, ours "
-        "| official (serial) | ours / official | latency p50 | latency p95 | latency max | TTFA p50 | TTFA min |",
-        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| official (serial) | ours / official | latency p50 | latency p95 | latency max | TTFA p50 | TTFA min "
+        "| CPU busy |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     serial = official_rate(official) if official else None
     for level in report["levels"]:
@@ -342,7 +352,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {level['wall_s']:.2f} s | {level['audio_s']:.1f} s | {level['audio_per_s']:.3f} | {ref} | {ratio} "
             f"| {level['latency_p50_s']:.2f} s | {level['latency_p95_s']:.2f} s | "
             f"{level['latency_max_s']:.2f} s | {level['first_audio_p50_s']:.3f} s | "
-            f"{level['first_audio_min_s']:.3f} s |"
+            f"{level['first_audio_min_s']:.3f} s | {busy(level)} |"
         )
     lines += [
         "",

@@ -3,6 +3,7 @@
     python bench/ttfa.py                         # tiny random-weight checkpoint on the CPU
     python bench/ttfa.py --size full             # full size (writes ~7 GB once, under --cache-dir)
     python bench/ttfa.py --doors openai-sse,ws-chunks --repeat 3
+    python bench/ttfa.py --size full --doors openai-sse,ws-chunks --first-audio-only
 
 One process runs a real node (the same app as `webui.py`: Web UI, REST, OpenAI, and the WebSocket
 server on its own port) and talks to it as clients do, over HTTP and WebSocket on 127.0.0.1. For
@@ -12,6 +13,10 @@ each door it times the first audio the client receives and the whole request, tw
   off, so the engine makes whole segments). The Web UI's "before" is its result file, since the
   page had no live player then.
 - after: as the doors send it now (`streaming` on where the door streams).
+
+With --first-audio-only the client stops at the first audio byte and the bench cancels the job on
+the node (a full-size request takes minutes per segment on a CPU; the rest of it is not what TTFA
+measures), so the total column is then the time until that first byte too.
 
 The text has three sentences. Random weights never say "stop", so every segment is made exactly
 as long as the demo's length cap gives its text (`indextts/length_cap.py`): the audio has the
@@ -69,6 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seg-tokens", type=int, default=120, help="max text tokens per segment (the default)")
     parser.add_argument("--cache-dir", type=Path, default=default_cache_dir() / "bench", help="checkpoints live here")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument(
+        "--first-audio-only",
+        action="store_true",
+        help="stop each request at its first audio byte (the bench cancels its job): TTFA without the rest",
+    )
     args = parser.parse_args(argv)
     args.doors = [door.strip() for door in args.doors.split(",") if door.strip()]
     args.modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
@@ -128,7 +138,17 @@ def streaming_forced_off(node: Node, off: bool) -> Iterator[None]:
 # --- one request per door: (seconds to the first audio byte, seconds to the end) --------------------
 
 
+class FirstAudio(Exception):
+    """Raised by `Clock.audio` under --first-audio-only: the client stops reading (the bench cancels the job)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"first audio after {seconds:.2f} s")
+        self.seconds = seconds
+
+
 class Clock:
+    first_only = False  # --first-audio-only
+
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.first: float | None = None
@@ -136,6 +156,8 @@ class Clock:
     def audio(self) -> None:
         if self.first is None:
             self.first = time.perf_counter() - self.start
+            if self.first_only:
+                raise FirstAudio(self.first)
 
     def done(self) -> tuple[float, float]:
         total = time.perf_counter() - self.start
@@ -244,9 +266,13 @@ def door_ui(http: str, ws: str, ask: Ask) -> tuple[float, float]:
     client = Client(http, verbose=False)
     clock = Clock()
     job = client.submit(*inputs, api_name="/generate")
-    for live, result, _info in job:  # an output the event left alone arrives as {"__type__": "update"}
-        if isinstance(result if ask.before else live, str):  # the live stream's playlist, or the file
-            clock.audio()
+    try:
+        for live, result, _info in job:  # an output the event left alone arrives as {"__type__": "update"}
+            if isinstance(result if ask.before else live, str):  # the live stream's playlist, or the file
+                clock.audio()
+    except FirstAudio:
+        job.cancel()
+        raise
     job.result()
     return clock.done()
 
@@ -273,6 +299,18 @@ WHAT = {
 }
 
 
+def one_request(node: Node, door: str, http: str, ws: str, ask: Ask) -> tuple[float, float]:
+    """(TTFA, total) of one request; under --first-audio-only its job is cancelled at the first byte."""
+    try:
+        return RUN[door](http, ws, ask)
+    except FirstAudio as first:
+        for job in node.queue.jobs():
+            node.queue.cancel(job.id, "bench: first audio received")
+        for job in node.queue.jobs():
+            node.queue.wait_finished(job, timeout=3600)  # the next request starts on an idle node
+        return first.seconds, first.seconds
+
+
 def table(rows: list[dict[str, Any]], modes: list[str]) -> str:
     head = "| door | " + " | ".join(f"TTFA {m} (s) | total {m} (s)" for m in modes)
     head += " | TTFA after/before |" if modes == ["before", "after"] else " |"
@@ -291,6 +329,7 @@ def table(rows: list[dict[str, Any]], modes: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    Clock.first_only = args.first_audio_only
     os.chdir(REPO)  # prompts are named relative to the node's folder, as clients of a node do
     folder = args.cache_dir / f"checkpoint-{args.size}"
     if not (folder / "config.yaml").exists():
@@ -305,12 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stop_code_impossible(tts), serve(node) as (http, ws):
             say("warm-up request")
-            door_openai(http, ws, Ask(args.text, args.seg_tokens, args.num_beams, False))
+            warm = "openai-sse" if args.first_audio_only else "openai"  # streaming: its first audio comes soon
+            one_request(node, warm, http, ws, Ask(args.text, args.seg_tokens, args.num_beams, False))
             for door in args.doors:
                 for mode in args.modes:
                     ask = Ask(args.text, args.seg_tokens, args.num_beams, mode == "before")
                     with streaming_forced_off(node, ask.before):
-                        runs = [RUN[door](http, ws, ask) for _ in range(args.repeat)]
+                        runs = [one_request(node, door, http, ws, ask) for _ in range(args.repeat)]
                     ttfa, total = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
                     rows.append({"door": door, "mode": mode, "ttfa_s": ttfa, "total_s": total, "runs": runs})
                     say(f"{door:13s} {mode:6s} TTFA {ttfa:7.2f} s, total {total:7.2f} s")
@@ -319,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nTTFA, {args.size} random-weight checkpoint on {tts.device} · {len(args.text)} characters, "
         f"{segments} segment(s) at {args.seg_tokens} tokens, {args.num_beams} beam(s) · "
-        f"median of {args.repeat} run(s)\n"
+        f"median of {args.repeat} run(s)"
+        f"{' · stopped at the first audio byte' if args.first_audio_only else ''}\n"
     )
     print(table(rows, args.modes))
     if args.json:
