@@ -25,8 +25,8 @@ install: $(VENV)/.installed-run
 # Two passes: IndexTTS-2 (every test), then IndexTTS-2.5 (the tests that touch a model; see README, Development).
 test: $(VENV)/.installed-test system-packages
 	@$(PY) -m ruff check .
-	@$(PY) -m pytest --layout 2
-	@$(PY) -m pytest --layout 2.5
+	@$(PY) -m pytest --layout 2 --durations=15
+	@$(PY) -m pytest --layout 2.5 --durations=15
 
 lint: $(VENV)/.installed-test
 	@$(PY) -m ruff check .

@@ -3,8 +3,8 @@
     python bench/before_after.py --before 842d993 --pairs 3 --concurrency 16 --threads 2
 
 "Before" is not a mode of today's code but the older commit itself, checked out with `git worktree`
-into a temporary folder (its own checkpoint cache too: the factory format may differ) and run with
-this venv. Each pair runs `bench/node_bench.py` there, then here, as separate processes, so a burst
+into a temporary folder (with its own checkpoint cache, as the factory format may differ, unless
+--shared-cache names one) and run with this venv. Each pair runs `bench/node_bench.py` there, then here, as separate processes, so a burst
 of load on a shared machine hits both sides of a pair alike. Every run is one load level of the real
 serving core (`node_bench.py --reference off --repeat 1`); `--after-args` passes options only the
 newer bench knows. Prints one row per pair and the ratios; `--json` keeps every run's report.
@@ -36,6 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (node_bench --threads)")
     parser.add_argument("--size", default="tiny", help="checkpoint size")
     parser.add_argument("--after-args", default="", help="extra node_bench options for this tree only")
+    parser.add_argument(
+        "--shared-cache",
+        type=Path,
+        help="one checkpoint cache for both sides (when the factory format is the same: full size takes ~7 GB)",
+    )
     parser.add_argument("--json", type=Path, help="write every run's report here")
     return parser.parse_args(argv)
 
@@ -73,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for pair in range(args.pairs):
                 for side, tree, extra in (("before", old, []), ("after", REPO, args.after_args.split())):
-                    cache = Path(tmp) / f"cache-{side}"
+                    cache = args.shared_cache or Path(tmp) / f"cache-{side}"
                     out = Path(tmp) / f"out-{side}-{pair}"
                     say(f"pair {pair + 1}/{args.pairs}: {side} ({commit if side == 'before' else 'this tree'})")
                     runs.append({"pair": pair, "side": side} | run_bench(tree, cache, args, extra, out))
