@@ -4,10 +4,11 @@
 
 "Before" is not a mode of today's code but the older commit itself, checked out with `git worktree`
 into a temporary folder (with its own checkpoint cache, as the factory format may differ, unless
---shared-cache names one) and run with this venv. Each pair runs `bench/node_bench.py` there, then here, as separate processes, so a burst
-of load on a shared machine hits both sides of a pair alike. Every run is one load level of the real
-serving core (`node_bench.py --reference off --repeat 1`); `--after-args` passes options only the
-newer bench knows. Prints one row per pair and the ratios; `--json` keeps every run's report.
+--shared-cache names one) and run with this venv. Each pair runs `bench/node_bench.py` there, then
+here, as separate processes, so a burst of load on a shared machine hits both sides of a pair
+alike. Every run is one load level of the real serving core (`node_bench.py --reference off
+--repeat 1`); `--after-args` passes options only the newer bench knows. Prints one row per pair
+and the ratios; `--json` keeps every run's report.
 Timings are informative only; say the load average with them.
 """
 

@@ -47,8 +47,10 @@ READING = "<|SPECIAL_TOKEN_1|>G OW1 . IH0 NG<|SPECIAL_TOKEN_1|>"
 FIRST_SEGMENT = [
     # (prepared text, budget, expected first segment)
     ("a b.", 4, "a b."),  # the whole text fits
-    ("a b, c d. e f g h.", 6, "a b, c d."),  # the last clause end within the budget
-    ("a b, c d e f g h.", 6, "a b,"),
+    ("a b, c d. e f g h.", 6, "a b, c d."),  # "a b," is too short a clause
+    ("a b, c d e f g h.", 6, "a b,"),  # only a shorter clause fits: it
+    ("a b c d, e f. g h.", 8, "a b c d,"),  # the first clause of 4 words or more
+    ("今天天气很好，我们去公园。", 12, "今天天气很好，"),
     ("a b.' c d e f g.", 4, "a b.'"),  # a closing quote goes with its clause
     ("a b c d e f g h.", 3, "a b c"),  # no clause end: cut before the last word that starts within it
     ("今天天气很好我们去公园散步吧", 5, "今天天气很"),  # a CJK character is a word
@@ -61,7 +63,7 @@ FIRST_SEGMENT = [
 
 
 @pytest.mark.parametrize(("text", "budget", "expected"), FIRST_SEGMENT)
-def test_the_first_segment_is_the_longest_run_of_clauses_within_the_budget(text, budget, expected):
+def test_the_first_segment_is_the_first_clause_of_four_words_within_the_budget(text, budget, expected):
     count = len if text == "abcdefgh" else _count
     spaced_words = " は " in text  # the Japanese front end's output
     assert short_first_segment(text, budget, count, spaced_words) == expected

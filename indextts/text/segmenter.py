@@ -16,10 +16,13 @@ call sees:
 
 Ours, for streaming requests only (`first_segment_tokens` > 0): a short first segment, so the
 first audio comes after a few words' worth of GPT, s2mel and vocoder work instead of up to
-`max` pieces' worth. It ends at the last clause boundary (sentence end, comma or hyphen, with a
-quote that follows it) within the first `first_segment_tokens` pieces; a first clause longer than
-that is cut before the last word that starts within the budget (a CJK character is a word), and a
-run of one word is cut at the budget. The rest is segmented by the official rules above.
+`max` pieces' worth. It ends at the first clause boundary (sentence end, comma or hyphen, with a
+quote that follows it) that closes at least `MIN_FIRST_CLAUSE` words, within the first
+`first_segment_tokens` pieces (the s2mel of a first segment redoes the prompt's frames: its own
+length is what is left to cut); with only shorter clauses there, at the last boundary within the
+budget; a first clause longer than the budget is cut before the last word that starts within it
+(a CJK character is a word), and a run of one word is cut at the budget. The rest is segmented by
+the official rules above.
 (Official `quick_streaming_tokens` only stops the re-packing from merging beyond `max / 2` over
 the first pieces: with the default 120, a first segment can still hold 60 pieces.)
 """
@@ -40,6 +43,7 @@ QUOTES = frozenset({"'", "▁'"})
 
 DEFAULT_MAX_TOKENS = 120
 DEFAULT_FIRST_SEGMENT_TOKENS = 20  # streaming requests: ≈ a clause, ≈ 1–2 s of speech
+MIN_FIRST_CLAUSE = 4  # words (a CJK character is one): not "Hello there," alone, but "今天的天气非常好，"
 
 Segment = list[str]
 
@@ -69,13 +73,15 @@ def split_segments(
 
 
 def short_first_segment(pieces: Sequence[str], budget: int) -> Segment:
-    """The first pieces up to the last clause boundary within `budget` (see the module text)."""
+    """The first pieces up to the first clause boundary within `budget` that closes at least
+    `MIN_FIRST_CLAUSE` words, else the last one within it (see the module text)."""
     if len(pieces) <= budget:
         return list(pieces)
     boundaries = SENTENCE_ENDS | COMMAS | HYPHENS
     ends = [i + 1 for i, piece in enumerate(pieces[:budget]) if piece in boundaries and i > 0]
     if ends:
-        end = ends[-1]
+        word_starts = [i for i, piece in enumerate(pieces[:budget]) if piece[:1] == "▁" and piece[1:2].isalnum()]
+        end = next((e for e in ends if sum(i < e for i in word_starts) >= MIN_FIRST_CLAUSE), ends[-1])
         if end < len(pieces) and pieces[end] in QUOTES and end < budget:
             end += 1  # the quote that closes the clause goes with it
         return list(pieces[:end])

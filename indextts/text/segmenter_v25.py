@@ -13,8 +13,9 @@ each candidate by encoding it:
 Token counts of a concatenation are measured, not added, because BPE merges across the seam.
 
 Ours, for streaming requests only (`split_streaming`): a short first segment, the 2.0 rule
-(`indextts.text.segmenter`) applied to text. It ends after the last clause mark (the marks above,
-with a quote right after it) whose prefix fits `first_budget` tokens; a first clause longer than
+(`indextts.text.segmenter`) applied to text. It ends after the first clause mark (the marks above,
+with a quote right after it) whose prefix holds at least `MIN_FIRST_CLAUSE` words and fits
+`first_budget`, else after the last one that fits; a first clause longer than
 that is cut before the last word that starts within the budget (a CJK character is a word, except
 in Japanese, which the front end spaces into words: there only a space starts one); one long word
 is cut where the next character would overflow. A marked reading is never cut. The rest is
@@ -29,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from indextts.text.annotations import MARKED_READING
 from indextts.text.rules import CJK_CHAR
+from indextts.text.segmenter import MIN_FIRST_CLAUSE
 
 _AFTER_PUNCTUATION = re.compile(r"(?<=[，。！？、；：,\.!\?;:\n])")
 CLAUSE_MARKS = frozenset("，。！？、；：,.!?;:\n")  # the characters the pattern above cuts after
@@ -102,8 +104,9 @@ def split_streaming(
 
 
 def short_first_segment(text: str, budget: int, count: TokenCount, spaced_words: bool = False) -> str:
-    """The start of `text` up to the last clause mark within `budget` tokens, else up to the last
-    word that starts within it, else as many characters as fit (see the module text)."""
+    """The start of `text` up to the first clause mark within `budget` tokens that closes at least
+    `MIN_FIRST_CLAUSE` words (else the last within it), else up to the last word that starts
+    within it, else as many characters as fit (see the module text)."""
     if count(text) <= budget:
         return text
     inside = _inside_readings(text)
@@ -111,7 +114,10 @@ def short_first_segment(text: str, budget: int, count: TokenCount, spaced_words:
     clause_ends = (
         i + 1 for i, char in enumerate(text) if char in CLAUSE_MARKS and i > first_word and i not in inside
     )  # (a lone leading mark is no clause)
-    end = _last_fitting(text, clause_ends, budget, count)
+    word_starts = [first_word] + [
+        i for i in range(first_word + 1, len(text)) if i not in inside and _starts_word(text, i, spaced_words)
+    ]
+    end = _first_clause(text, clause_ends, word_starts, budget, count)
     if end is not None:
         if text[end : end + 1] in CLOSING_QUOTES and count(text[: end + 1]) <= budget:
             end += 1  # the quote that closes the clause goes with it
@@ -139,6 +145,19 @@ def _starts_word(text: str, i: int, spaced_words: bool) -> bool:
     if text[i - 1].isspace():
         return True
     return not spaced_words and bool(CJK_CHAR.match(text[i]) or CJK_CHAR.match(text[i - 1]))
+
+
+def _first_clause(text: str, ends: Iterable[int], word_starts: list[int], budget: int, count: TokenCount) -> int | None:
+    """The first of the clause `ends` whose prefix fits `budget` and holds `MIN_FIRST_CLAUSE` words,
+    else the last that fits (only shorter clauses fit)."""
+    fitting = None
+    for end in ends:
+        if count(text[:end]) > budget:
+            break
+        if sum(i < end for i in word_starts) >= MIN_FIRST_CLAUSE:
+            return end
+        fitting = end
+    return fitting
 
 
 def _last_fitting(text: str, ends: Iterable[int], budget: int, count: TokenCount) -> int | None:
