@@ -41,6 +41,7 @@ from serving.synthesis import EngineRunner, _RunningJob, as_job_failure
 log = logging.getLogger(__name__)
 
 WAIT_SECONDS = 0.05  # the runner's longest wait for a decode before it looks for new jobs again
+POOL_EXIT_SECONDS = 120.0  # the longest a batch waits for its decode threads to leave (one diffusion step)
 
 
 @dataclass(eq=False)
@@ -87,7 +88,7 @@ class PipelinedRunner(EngineRunner):
     # --- the runner thread: planning and the GPT stage --------------------------------------------
 
     def run_batch(self, admit: Admit, max_batch: int) -> None:
-        self._start_pool()
+        pool = self._start_pool()
         if self._cpu and self.pipelining.runner_threads:
             torch.set_num_threads(self.pipelining.runner_threads)
         try:
@@ -96,6 +97,13 @@ class PipelinedRunner(EngineRunner):
             with self._cond:  # every job has ended: the pool is idle, its threads leave
                 self._generation += 1
                 self._cond.notify_all()
+            # ... and the batch ends once they have: a thread still finishing the diffusion step of a
+            # cancelled job must not outlive it (a daemon thread inside torch when the process exits
+            # aborts it: "terminate called without an active exception").
+            for thread in pool:
+                thread.join(POOL_EXIT_SECONDS)
+                if thread.is_alive():
+                    log.warning("decode thread %s still busy %.0f s after its batch", thread.name, POOL_EXIT_SECONDS)
 
     def _run(self, admit: Admit, max_batch: int) -> None:
         while True:
@@ -197,11 +205,14 @@ class PipelinedRunner(EngineRunner):
 
     # --- the pool: the decode stage ----------------------------------------------------------------
 
-    def _start_pool(self) -> None:
+    def _start_pool(self) -> list[threading.Thread]:
+        pool = []
         for n in range(self.pipelining.workers):
             thread = threading.Thread(target=self._decode_loop, args=(self._generation,), name=f"decode-{n}")
             thread.daemon = True
             thread.start()
+            pool.append(thread)
+        return pool
 
     def _decode_loop(self, generation: int) -> None:
         if self._cpu:

@@ -201,7 +201,7 @@ def test_segment_preview_follows_the_text_and_the_slider(webui, browser, layout:
     page = _open(browser, webui[0])
     text = "今天天气很好，我们一起去公园散步吧。明天如果下雨的话，我们就待在家里看书。后天我们去图书馆借几本新书回来。"
     page.locator("#text-input textarea").fill(text)
-    # The page streams: a short first segment (one clause or sentence), then the official split.
+    # The page streams: a short first segment (its first clause), then the official split.
     page.wait_for_function(f"() => ({ROWS_JS})().length === 2")
     first, rest = (row.replace(" ", "") for row in page.evaluate(ROWS_JS))
     assert "今天天气" in first and "明天" in rest and "后天" in rest
@@ -211,7 +211,7 @@ def test_segment_preview_follows_the_text_and_the_slider(webui, browser, layout:
     assert [row[0] for row in rows] == [str(n) for n in range(1, len(rows) + 1)]
     assert "今天天气" in rows[0] and "明天" in "".join(rows[1:]) and "后天" in "".join(rows[2:])
     if layout == "2":
-        assert len(rows) == 3
+        assert len(rows) == 4  # 今天天气很好， | 我们…吧。明天…的话， | 我们就…看书。 | 后天…回来。
     with urllib.request.urlopen(webui[0] + "/health", timeout=5) as response:
         assert b'"queue_depth":0' in response.read()  # previewing never touched the synthesis queue
 
