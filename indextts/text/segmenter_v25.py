@@ -114,10 +114,11 @@ def short_first_segment(text: str, budget: int, count: TokenCount, spaced_words:
     clause_ends = (
         i + 1 for i, char in enumerate(text) if char in CLAUSE_MARKS and i > first_word and i not in inside
     )  # (a lone leading mark is no clause)
-    word_starts = [first_word] + [
-        i for i in range(first_word + 1, len(text)) if i not in inside and _starts_word(text, i, spaced_words)
-    ]
-    end = _first_clause(text, clause_ends, word_starts, budget, count)
+
+    def words(end: int) -> int:  # in text[:end]; only prefixes within the budget are asked
+        return 1 + sum(i not in inside and _starts_word(text, i, spaced_words) for i in range(first_word + 1, end))
+
+    end = _first_clause(text, clause_ends, words, budget, count)
     if end is not None:
         if text[end : end + 1] in CLOSING_QUOTES and count(text[: end + 1]) <= budget:
             end += 1  # the quote that closes the clause goes with it
@@ -147,14 +148,16 @@ def _starts_word(text: str, i: int, spaced_words: bool) -> bool:
     return not spaced_words and bool(CJK_CHAR.match(text[i]) or CJK_CHAR.match(text[i - 1]))
 
 
-def _first_clause(text: str, ends: Iterable[int], word_starts: list[int], budget: int, count: TokenCount) -> int | None:
+def _first_clause(
+    text: str, ends: Iterable[int], words: Callable[[int], int], budget: int, count: TokenCount
+) -> int | None:
     """The first of the clause `ends` whose prefix fits `budget` and holds `MIN_FIRST_CLAUSE` words,
     else the last that fits (only shorter clauses fit)."""
     fitting = None
     for end in ends:
         if count(text[:end]) > budget:
             break
-        if sum(i < end for i in word_starts) >= MIN_FIRST_CLAUSE:
+        if words(end) >= MIN_FIRST_CLAUSE:
             return end
         fitting = end
     return fitting
